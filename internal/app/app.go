@@ -1,0 +1,119 @@
+// Package app wires configuration, the store and the domain services into
+// a running IAM. It holds no logic of its own beyond start-up and shutdown.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/gaia-platform/iam/internal/authz"
+	"github.com/gaia-platform/iam/internal/config"
+	"github.com/gaia-platform/iam/internal/httpapi"
+	"github.com/gaia-platform/iam/internal/identity"
+	"github.com/gaia-platform/iam/internal/store/postgres"
+	"github.com/gaia-platform/iam/internal/tokens"
+)
+
+// App is an open, migrated database with the services built on it.
+type App struct {
+	Store *postgres.Store
+	Users *identity.Service
+	RBAC  *authz.Service
+	Now   func() time.Time
+	Log   *slog.Logger
+}
+
+// Open connects to the database, brings its schema up to date and builds
+// the services.
+func Open(ctx context.Context, databaseURL string, log *slog.Logger) (*App, error) {
+	store, err := postgres.Open(ctx, databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := store.Migrate(); err != nil {
+		store.Close()
+		return nil, err
+	}
+	now := time.Now
+	users, err := identity.NewService(store, identity.DefaultArgon2, now)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	return &App{Store: store, Users: users, RBAC: authz.NewService(store, now), Now: now, Log: log}, nil
+}
+
+// Close releases the database.
+func (a *App) Close() { a.Store.Close() }
+
+// Handler builds the HTTP API for cfg, loading or creating the signing key.
+func (a *App) Handler(ctx context.Context, cfg config.Config) (http.Handler, error) {
+	key, err := a.signingKey(ctx, cfg.SigningKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := tokens.NewKeyring(key)
+	if err != nil {
+		return nil, err
+	}
+	a.Log.Info("signing key loaded", "kid", key.ID)
+	return httpapi.New(httpapi.Deps{
+		Users:     a.Users,
+		RBAC:      a.RBAC,
+		Issuer:    tokens.NewIssuer(keys, cfg.Issuer, cfg.AccessTokenTTL, a.Now),
+		Verifier:  tokens.NewVerifier(keys.JWKS(), cfg.Issuer, a.Now),
+		Keys:      keys,
+		Ready:     a.Store.Ping,
+		IssuerID:  cfg.Issuer,
+		PublicURL: cfg.PublicURL,
+		Log:       a.Log,
+	}), nil
+}
+
+func (a *App) signingKey(ctx context.Context, file string) (tokens.Key, error) {
+	if file == "" {
+		return tokens.LoadStoredKey(ctx, a.Store, a.Now)
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return tokens.Key{}, fmt.Errorf("IAM_SIGNING_KEY_FILE: cannot read %s: %w", file, errors.Unwrap(err))
+	}
+	priv, err := tokens.ParsePrivateKeyPEM(data)
+	if err != nil {
+		return tokens.Key{}, fmt.Errorf("IAM_SIGNING_KEY_FILE %s: %w", file, err)
+	}
+	return tokens.NewKey(priv, a.Now().UTC())
+}
+
+// Serve runs the HTTP API on cfg.HTTPAddr until ctx is cancelled, then
+// shuts down gracefully.
+func (a *App) Serve(ctx context.Context, cfg config.Config) error {
+	h, err := a.Handler(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("IAM_HTTP_ADDR: %w", err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
+	a.Log.Info("listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	a.Log.Info("shutting down")
+	return srv.Shutdown(shutdown)
+}

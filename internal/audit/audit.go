@@ -1,0 +1,43 @@
+// Package audit describes the security events Gaia IAM records.
+// Events are written by the stores in the same transaction as the change
+// they record; they never carry passwords, tokens, secrets or keys.
+package audit
+
+import "time"
+
+// Actions recorded in the audit trail.
+const (
+	LoginSucceeded     = "auth.login.succeeded"
+	LoginFailed        = "auth.login.failed"
+	UserCreated        = "user.created"
+	UserDisabled       = "user.disabled"
+	UserPasswordSet    = "user.password.set"
+	UserRoleAdded      = "user.role.added"
+	UserRoleRemoved    = "user.role.removed"
+	PermissionCreated  = "permission.created"
+	PermissionUpdated  = "permission.updated"
+	RoleCreated        = "role.created"
+	RoleUpdated        = "role.updated"
+	RolePermissionAdd  = "role.permission.granted"
+	RolePermissionDrop = "role.permission.revoked"
+	SigningKeyCreated  = "signing_key.created"
+)
+
+// CLI is the actor recorded for management commands run on the server host.
+const CLI = "cli"
+
+// Event is one entry of the audit trail.
+type Event struct {
+	At      time.Time
+	Actor   string // "cli", "user:<uuid>", "anonymous"
+	Action  string
+	Target  string // what the action was done to, e.g. "user:<uuid>", "role:Admin"
+	IP      string
+	Details map[string]any
+}
+
+// Stored is an event as read back from the trail.
+type Stored struct {
+	ID int64
+	Event
+}

@@ -1,0 +1,170 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/gaia-platform/iam/internal/identity"
+	"github.com/gaia-platform/iam/internal/tokens"
+)
+
+type loginRequest struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+type tokenResponse struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int64  `json:"expires_in"`
+}
+
+func (a *api) login(c *gin.Context) {
+	var req loginRequest
+	if !decodeJSON(c, &req) {
+		return
+	}
+	if req.Username == "" || req.Password == "" {
+		writeError(c, http.StatusBadRequest, "invalid_request", "username and password are required")
+		return
+	}
+	ctx := c.Request.Context()
+	user, err := a.Users.Authenticate(ctx, req.Username, req.Password, c.ClientIP())
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	grants, err := a.RBAC.Grants(ctx, user.ID)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	token, _, err := a.Issuer.Issue(tokens.Subject{
+		ID: user.ID.String(), Username: user.Username, Type: tokens.TypeUser,
+		Roles: grants.Roles, Permissions: grants.Permissions,
+	})
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.Header("Pragma", "no-cache")
+	c.JSON(http.StatusOK, tokenResponse{AccessToken: token, TokenType: "Bearer", ExpiresIn: int64(a.Issuer.TTL() / time.Second)})
+}
+
+// decodeJSON reads one JSON object from the body into v, answering 400
+// itself when the body is too large or not JSON.
+func decodeJSON(c *gin.Context, v any) bool {
+	err := json.NewDecoder(c.Request.Body).Decode(v)
+	var tooBig *http.MaxBytesError
+	switch {
+	case err == nil:
+		return true
+	case errors.As(err, &tooBig):
+		writeError(c, http.StatusBadRequest, "invalid_request", fmt.Sprintf("request body is larger than %d KiB", maxBody>>10))
+	default:
+		writeError(c, http.StatusBadRequest, "invalid_request", "request body must be a JSON object: "+jsonProblem(err))
+	}
+	return false
+}
+
+func jsonProblem(err error) string {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) {
+		return fmt.Sprintf("field %q must be a %s", typeErr.Field, typeErr.Type)
+	}
+	if errors.Is(err, io.EOF) {
+		return "body is empty"
+	}
+	return "malformed JSON"
+}
+
+const claimsKey = "gaia.claims"
+
+// requireToken verifies the bearer token and stores its claims.
+func (a *api) requireToken(c *gin.Context) {
+	scheme, raw, ok := strings.Cut(c.GetHeader("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(raw) == "" {
+		a.fail(c, fmt.Errorf("%w: missing bearer token", tokens.ErrInvalidToken))
+		return
+	}
+	claims, err := a.Verifier.Verify(strings.TrimSpace(raw))
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	c.Set(claimsKey, claims)
+	c.Next()
+}
+
+type claimsView struct {
+	Issuer      string   `json:"iss"`
+	Subject     string   `json:"sub"`
+	Username    string   `json:"username"`
+	Type        string   `json:"type"`
+	Roles       []string `json:"roles"`
+	Permissions []string `json:"permissions"`
+	IssuedAt    int64    `json:"iat"`
+	ExpiresAt   int64    `json:"exp"`
+	ID          string   `json:"jti"`
+}
+
+type userView struct {
+	ID          uuid.UUID  `json:"id"`
+	Username    string     `json:"username"`
+	State       string     `json:"state"`
+	CreatedAt   time.Time  `json:"created_at"`
+	LastLoginAt *time.Time `json:"last_login_at"`
+}
+
+func (a *api) me(c *gin.Context) {
+	claims := c.MustGet(claimsKey).(tokens.Claims)
+	view := gin.H{"claims": claimsView{
+		Issuer: claims.Issuer, Subject: claims.Subject, Username: claims.Username, Type: claims.Type,
+		Roles: claims.Roles, Permissions: claims.Permissions,
+		IssuedAt: claims.IssuedAt.Unix(), ExpiresAt: claims.ExpiresAt.Unix(), ID: claims.ID,
+	}}
+	if claims.Type == tokens.TypeUser {
+		id, err := uuid.Parse(claims.Subject)
+		if err != nil {
+			a.fail(c, fmt.Errorf("%w: subject is not a user id", tokens.ErrInvalidToken))
+			return
+		}
+		u, err := a.Users.ByID(c.Request.Context(), id)
+		if errors.Is(err, identity.ErrUserNotFound) || (err == nil && u.State != identity.StateActive) {
+			a.fail(c, fmt.Errorf("%w: the account no longer exists or is not active", tokens.ErrInvalidToken))
+			return
+		}
+		if err != nil {
+			a.fail(c, err)
+			return
+		}
+		view["user"] = userView{ID: u.ID, Username: u.Username, State: string(u.State), CreatedAt: u.CreatedAt, LastLoginAt: u.LastLoginAt}
+	}
+	c.JSON(http.StatusOK, view)
+}
+
+func (a *api) jwks(c *gin.Context) {
+	c.Header("Cache-Control", "public, max-age=300")
+	c.JSON(http.StatusOK, a.Keys.JWKS())
+}
+
+func (a *api) discovery(c *gin.Context) {
+	base := strings.TrimRight(a.PublicURL, "/")
+	c.JSON(http.StatusOK, gin.H{
+		"issuer":                                a.IssuerID,
+		"jwks_uri":                              base + "/.well-known/jwks.json",
+		"token_endpoint":                        base + "/auth/login",
+		"userinfo_endpoint":                     base + "/auth/me",
+		"id_token_signing_alg_values_supported": []string{"RS256"},
+		"claims_supported":                      []string{"iss", "sub", "username", "type", "roles", "permissions", "iat", "exp", "jti"},
+	})
+}

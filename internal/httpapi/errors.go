@@ -1,0 +1,44 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/gaia-platform/iam/internal/authz"
+	"github.com/gaia-platform/iam/internal/identity"
+	"github.com/gaia-platform/iam/internal/tokens"
+)
+
+// errorBody is every error response: a stable code and a human message.
+type errorBody struct {
+	Error   string `json:"error"`
+	Message string `json:"message"`
+}
+
+func writeError(c *gin.Context, status int, code, message string) {
+	c.AbortWithStatusJSON(status, errorBody{Error: code, Message: message})
+}
+
+// fail maps a domain error to its response. Unknown errors are logged and
+// answered with a generic 500 that reveals nothing.
+func (a *api) fail(c *gin.Context, err error) {
+	switch {
+	case errors.Is(err, identity.ErrInvalidCredentials):
+		writeError(c, http.StatusUnauthorized, "invalid_credentials", "invalid username or password")
+	case errors.Is(err, tokens.ErrInvalidToken):
+		c.Header("WWW-Authenticate", `Bearer error="invalid_token"`)
+		writeError(c, http.StatusUnauthorized, "invalid_token", err.Error())
+	case errors.Is(err, identity.ErrUserNotFound), errors.Is(err, authz.ErrRoleNotFound), errors.Is(err, authz.ErrPermissionNotFound):
+		writeError(c, http.StatusNotFound, "not_found", err.Error())
+	case errors.Is(err, identity.ErrUsernameTaken):
+		writeError(c, http.StatusConflict, "conflict", err.Error())
+	case errors.Is(err, identity.ErrInvalidUsername), errors.Is(err, identity.ErrInvalidPassword),
+		errors.Is(err, authz.ErrInvalidPermission), errors.Is(err, authz.ErrInvalidRole), errors.Is(err, authz.ErrBuiltinRole):
+		writeError(c, http.StatusBadRequest, "invalid_request", err.Error())
+	default:
+		a.Log.Error("request failed", "path", c.Request.URL.Path, "err", err)
+		writeError(c, http.StatusInternalServerError, "internal_error", "internal server error")
+	}
+}

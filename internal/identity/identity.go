@@ -1,0 +1,59 @@
+// Package identity is who someone is: users, usernames and password hashes.
+// It knows nothing about roles or permissions; authority lives in authz.
+package identity
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/gaia-platform/iam/internal/audit"
+)
+
+// State is a user account's state. Only active users can log in.
+type State string
+
+// Account states.
+const (
+	StateActive   State = "active"
+	StateDisabled State = "disabled"
+	StateLocked   State = "locked"
+)
+
+// User is an identity. It holds no roles, permissions or policy.
+type User struct {
+	ID           uuid.UUID
+	Username     string // NFKC-normalised, as the user chose it
+	PasswordHash string // PHC string; empty means the user cannot log in
+	State        State
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	LastLoginAt  *time.Time
+}
+
+// Errors returned by the identity service and its store.
+var (
+	ErrInvalidCredentials = errors.New("invalid username or password")
+	ErrUserNotFound       = errors.New("user not found")
+	ErrUsernameTaken      = errors.New("username is already taken")
+	ErrInvalidUsername    = errors.New("invalid username")
+	ErrInvalidPassword    = errors.New("invalid password")
+)
+
+// Store keeps users. Every change records its audit event in the same
+// transaction.
+type Store interface {
+	// CreateUser inserts u and links it to roles (which must exist).
+	CreateUser(ctx context.Context, u User, roles []string, ev audit.Event) error
+	// UserByUsernameKey finds a user by the key NormalizeUsername returns.
+	UserByUsernameKey(ctx context.Context, key string) (User, error)
+	UserByID(ctx context.Context, id uuid.UUID) (User, error)
+	Users(ctx context.Context) ([]User, error)
+	// SetUserState reports whether the state changed; no change, no event.
+	SetUserState(ctx context.Context, id uuid.UUID, state State, at time.Time, ev audit.Event) (bool, error)
+	SetPasswordHash(ctx context.Context, id uuid.UUID, hash string, at time.Time, ev audit.Event) error
+	RecordLogin(ctx context.Context, id uuid.UUID, at time.Time, ev audit.Event) error
+	AppendAudit(ctx context.Context, ev audit.Event) error
+}

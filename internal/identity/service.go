@@ -1,0 +1,174 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/gaia-platform/iam/internal/audit"
+)
+
+// Service manages users and checks passwords.
+type Service struct {
+	store  Store
+	params Argon2Params
+	now    func() time.Time
+	// dummyHash is verified when no real hash is, so that an unknown
+	// username costs the same time as a wrong password.
+	dummyHash string
+}
+
+// NewService returns a Service hashing new passwords with params.
+func NewService(store Store, params Argon2Params, now func() time.Time) (*Service, error) {
+	dummy, err := HashPassword("gaia-dummy-password", params)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{store: store, params: params, now: now, dummyHash: dummy}, nil
+}
+
+// Create makes a new active user with the given roles. An empty password
+// creates a user who cannot log in until a password is set.
+func (s *Service) Create(ctx context.Context, actor, username, password string, roles []string) (User, error) {
+	display, _ := NormalizeUsername(username)
+	if err := ValidateUsername(display); err != nil {
+		return User{}, err
+	}
+	var hash string
+	if password != "" {
+		if err := ValidatePassword(password); err != nil {
+			return User{}, err
+		}
+		var err error
+		if hash, err = HashPassword(password, s.params); err != nil {
+			return User{}, err
+		}
+	}
+	now := s.now().UTC()
+	u := User{ID: uuid.New(), Username: display, PasswordHash: hash, State: StateActive, CreatedAt: now, UpdatedAt: now}
+	ev := audit.Event{At: now, Actor: actor, Action: audit.UserCreated, Target: Target(u.ID),
+		Details: map[string]any{"username": display, "roles": nonNil(roles)}}
+	if err := s.store.CreateUser(ctx, u, roles, ev); err != nil {
+		return User{}, err
+	}
+	return u, nil
+}
+
+// Authenticate checks a username and password. Unknown users, wrong
+// passwords and inactive accounts all return ErrInvalidCredentials after the
+// same amount of hashing work; every attempt is audited with the client IP.
+func (s *Service) Authenticate(ctx context.Context, username, password, ip string) (User, error) {
+	display, key := NormalizeUsername(username)
+	u, err := s.store.UserByUsernameKey(ctx, key)
+	if err != nil && !errors.Is(err, ErrUserNotFound) {
+		return User{}, err
+	}
+	found := err == nil
+	hash := s.dummyHash
+	if found && u.PasswordHash != "" {
+		hash = u.PasswordHash
+	}
+	match := VerifyPassword(password, hash) && found && u.PasswordHash != ""
+
+	now := s.now().UTC()
+	reason := ""
+	switch {
+	case !found:
+		reason = "unknown_user"
+	case !match:
+		reason = "wrong_password"
+	case u.State != StateActive:
+		reason = "account_" + string(u.State)
+	}
+	if reason != "" {
+		ev := audit.Event{At: now, Actor: "anonymous", Action: audit.LoginFailed, IP: ip,
+			Details: map[string]any{"username": truncate(display, MaxUsernameLen), "reason": reason}}
+		if found {
+			ev.Target = Target(u.ID)
+		}
+		if err := s.store.AppendAudit(ctx, ev); err != nil {
+			return User{}, err
+		}
+		return User{}, ErrInvalidCredentials
+	}
+	ev := audit.Event{At: now, Actor: Target(u.ID), Action: audit.LoginSucceeded, Target: Target(u.ID), IP: ip,
+		Details: map[string]any{"username": u.Username}}
+	if err := s.store.RecordLogin(ctx, u.ID, now, ev); err != nil {
+		return User{}, err
+	}
+	u.LastLoginAt = &now
+	return u, nil
+}
+
+// Lookup finds a user by username, case-insensitively.
+func (s *Service) Lookup(ctx context.Context, username string) (User, error) {
+	display, key := NormalizeUsername(username)
+	u, err := s.store.UserByUsernameKey(ctx, key)
+	if errors.Is(err, ErrUserNotFound) {
+		return User{}, fmt.Errorf("%w: %q", ErrUserNotFound, display)
+	}
+	return u, err
+}
+
+// ByID finds a user by id.
+func (s *Service) ByID(ctx context.Context, id uuid.UUID) (User, error) {
+	return s.store.UserByID(ctx, id)
+}
+
+// List returns every user, ordered by username.
+func (s *Service) List(ctx context.Context) ([]User, error) {
+	return s.store.Users(ctx)
+}
+
+// Disable stops a user from logging in. Disabling a disabled user is a no-op.
+func (s *Service) Disable(ctx context.Context, actor, username string) error {
+	u, err := s.Lookup(ctx, username)
+	if err != nil {
+		return err
+	}
+	now := s.now().UTC()
+	ev := audit.Event{At: now, Actor: actor, Action: audit.UserDisabled, Target: Target(u.ID),
+		Details: map[string]any{"username": u.Username, "previous_state": string(u.State)}}
+	_, err = s.store.SetUserState(ctx, u.ID, StateDisabled, now, ev)
+	return err
+}
+
+// SetPassword replaces a user's password.
+func (s *Service) SetPassword(ctx context.Context, actor, username, password string) error {
+	if err := ValidatePassword(password); err != nil {
+		return err
+	}
+	u, err := s.Lookup(ctx, username)
+	if err != nil {
+		return err
+	}
+	hash, err := HashPassword(password, s.params)
+	if err != nil {
+		return err
+	}
+	now := s.now().UTC()
+	ev := audit.Event{At: now, Actor: actor, Action: audit.UserPasswordSet, Target: Target(u.ID),
+		Details: map[string]any{"username": u.Username}}
+	return s.store.SetPasswordHash(ctx, u.ID, hash, now, ev)
+}
+
+// Target names a user in audit events and actor fields.
+func Target(id uuid.UUID) string { return "user:" + id.String() }
+
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n])
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

@@ -1,0 +1,44 @@
+package identity
+
+import (
+	"fmt"
+	"strings"
+	"unicode"
+
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
+)
+
+// MaxUsernameLen matches Django's username column, so imported users fit.
+const MaxUsernameLen = 150
+
+// NormalizeUsername returns the username as stored (NFKC) and its lookup key
+// (NFKC, then case folded). Two usernames with the same key are the same user.
+func NormalizeUsername(raw string) (display, key string) {
+	display = norm.NFKC.String(strings.TrimSpace(raw))
+	key = norm.NFKC.String(cases.Fold().String(display))
+	return display, key
+}
+
+// ValidateUsername checks a username for a new account.
+func ValidateUsername(display string) error {
+	n := len([]rune(display))
+	if n == 0 || n > MaxUsernameLen {
+		return fmt.Errorf("%w: must be 1 to %d characters", ErrInvalidUsername, MaxUsernameLen)
+	}
+	for _, r := range display {
+		if unicode.IsSpace(r) || unicode.IsControl(r) || !unicode.IsPrint(r) {
+			return fmt.Errorf("%w: must not contain spaces or control characters", ErrInvalidUsername)
+		}
+	}
+	return nil
+}
+
+// ValidatePassword checks a new password's length.
+func ValidatePassword(password string) error {
+	n := len([]rune(password))
+	if n < MinPasswordLen || n > MaxPasswordLen {
+		return fmt.Errorf("%w: must be %d to %d characters", ErrInvalidPassword, MinPasswordLen, MaxPasswordLen)
+	}
+	return nil
+}

@@ -1,0 +1,133 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/gaia-platform/iam/internal/audit"
+	"github.com/gaia-platform/iam/internal/authz"
+)
+
+// Permissions lists every permission ordered by code.
+func (s *Store) Permissions(ctx context.Context) ([]authz.Permission, error) {
+	rows, err := s.pool.Query(ctx, `SELECT code, description FROM permissions ORDER BY code`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[authz.Permission])
+}
+
+const roleQuery = `
+	SELECT r.name, r.description, r.builtin,
+	       COALESCE(array_agg(rp.permission_code ORDER BY rp.permission_code)
+	                FILTER (WHERE rp.permission_code IS NOT NULL), '{}')
+	FROM roles r LEFT JOIN role_permissions rp ON rp.role_name = r.name`
+
+func scanRole(row pgx.Row) (authz.Role, error) {
+	var r authz.Role
+	err := row.Scan(&r.Name, &r.Description, &r.Builtin, &r.Permissions)
+	return r, err
+}
+
+// Roles lists every role with its permissions, ordered by name.
+func (s *Store) Roles(ctx context.Context) ([]authz.Role, error) {
+	rows, err := s.pool.Query(ctx, roleQuery+` GROUP BY r.name ORDER BY r.name`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (authz.Role, error) { return scanRole(row) })
+}
+
+// Role finds a role by name, case-insensitively.
+func (s *Store) Role(ctx context.Context, name string) (authz.Role, error) {
+	r, err := scanRole(s.pool.QueryRow(ctx, roleQuery+` WHERE lower(r.name) = lower($1) GROUP BY r.name`, name))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return r, fmt.Errorf("%w: %q", authz.ErrRoleNotFound, name)
+	}
+	return r, err
+}
+
+// GrantPermission adds a permission to a role.
+func (s *Store) GrantPermission(ctx context.Context, role, permission string, ev audit.Event) (bool, error) {
+	return s.change(ctx, ev, func(tx pgx.Tx) (bool, error) { return grant(ctx, tx, role, permission) })
+}
+
+// RevokePermission removes a permission from a role.
+func (s *Store) RevokePermission(ctx context.Context, role, permission string, ev audit.Event) (bool, error) {
+	return s.change(ctx, ev, func(tx pgx.Tx) (bool, error) {
+		tag, err := tx.Exec(ctx, `DELETE FROM role_permissions WHERE role_name = $1 AND permission_code = $2`, role, permission)
+		if err != nil || tag.RowsAffected() == 1 {
+			return err == nil, err
+		}
+		if err := mustExist(ctx, tx, `SELECT EXISTS (SELECT 1 FROM permissions WHERE code = $1)`, permission, authz.ErrPermissionNotFound); err != nil {
+			return false, err
+		}
+		return false, mustExist(ctx, tx, `SELECT EXISTS (SELECT 1 FROM roles WHERE name = $1)`, role, authz.ErrRoleNotFound)
+	})
+}
+
+// AddUserRole links a user to a role.
+func (s *Store) AddUserRole(ctx context.Context, user uuid.UUID, role string, ev audit.Event) (bool, error) {
+	return s.change(ctx, ev, func(tx pgx.Tx) (bool, error) { return addUserRole(ctx, tx, user, role) })
+}
+
+// RemoveUserRole unlinks a user from a role.
+func (s *Store) RemoveUserRole(ctx context.Context, user uuid.UUID, role string, ev audit.Event) (bool, error) {
+	return s.change(ctx, ev, func(tx pgx.Tx) (bool, error) {
+		tag, err := tx.Exec(ctx, `DELETE FROM user_roles WHERE user_id = $1 AND role_name = $2`, user, role)
+		return err == nil && tag.RowsAffected() == 1, err
+	})
+}
+
+// UserGrants returns a user's roles and the union of their permissions.
+func (s *Store) UserGrants(ctx context.Context, user uuid.UUID) (authz.Grants, error) {
+	var g authz.Grants
+	err := s.pool.QueryRow(ctx, `
+		SELECT
+		  COALESCE((SELECT array_agg(role_name ORDER BY role_name) FROM user_roles WHERE user_id = $1), '{}'),
+		  COALESCE((SELECT array_agg(DISTINCT rp.permission_code ORDER BY rp.permission_code)
+		            FROM user_roles ur JOIN role_permissions rp ON rp.role_name = ur.role_name
+		            WHERE ur.user_id = $1), '{}')`, user).Scan(&g.Roles, &g.Permissions)
+	return g, err
+}
+
+// change runs fn in a transaction and records ev when fn reports a change.
+func (s *Store) change(ctx context.Context, ev audit.Event, fn func(pgx.Tx) (bool, error)) (bool, error) {
+	changed := false
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if changed, err = fn(tx); err != nil || !changed {
+			return err
+		}
+		return insertAudit(ctx, tx, ev)
+	})
+	return changed, err
+}
+
+func grant(ctx context.Context, tx pgx.Tx, role, permission string) (bool, error) {
+	tag, err := tx.Exec(ctx, `INSERT INTO role_permissions (role_name, permission_code) VALUES ($1, $2) ON CONFLICT DO NOTHING`, role, permission)
+	switch code, constraint := pgCode(err); {
+	case code == foreignKeyViolation && constraint == "role_permissions_permission_code_fkey":
+		return false, fmt.Errorf("%w: %q", authz.ErrPermissionNotFound, permission)
+	case code == foreignKeyViolation:
+		return false, fmt.Errorf("%w: %q", authz.ErrRoleNotFound, role)
+	case err != nil:
+		return false, err
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+func mustExist(ctx context.Context, tx pgx.Tx, query, arg string, notFound error) error {
+	var ok bool
+	if err := tx.QueryRow(ctx, query, arg).Scan(&ok); err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%w: %q", notFound, arg)
+	}
+	return nil
+}

@@ -1,0 +1,199 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/gaia-platform/iam/internal/audit"
+	"github.com/gaia-platform/iam/internal/authz"
+	"github.com/gaia-platform/iam/internal/identity"
+)
+
+// seeding applies one seed inside one transaction and remembers what it did.
+type seeding struct {
+	ctx    context.Context
+	tx     pgx.Tx
+	actor  string
+	at     time.Time
+	report authz.SeedReport
+}
+
+// ApplySeed makes the seed's permissions, roles and user roles exist as
+// declared, in one transaction, with an audit event per change.
+func (s *Store) ApplySeed(ctx context.Context, seed authz.Seed, actor string, at time.Time) (authz.SeedReport, error) {
+	var report authz.SeedReport
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		sd := &seeding{ctx: ctx, tx: tx, actor: actor, at: at}
+		for _, p := range seed.Permissions {
+			if err := sd.permission(p); err != nil {
+				return err
+			}
+		}
+		for _, r := range seed.Roles {
+			if err := sd.role(r); err != nil {
+				return err
+			}
+		}
+		for _, u := range seed.Users {
+			if err := sd.user(u); err != nil {
+				return err
+			}
+		}
+		report = sd.report
+		return nil
+	})
+	return report, err
+}
+
+func (sd *seeding) record(action, target, line string, details map[string]any) error {
+	sd.report.Changes = append(sd.report.Changes, line)
+	return insertAudit(sd.ctx, sd.tx, audit.Event{At: sd.at, Actor: sd.actor, Action: action, Target: target, Details: details})
+}
+
+func (sd *seeding) permission(p authz.SeedPermission) error {
+	var desc string
+	err := sd.tx.QueryRow(sd.ctx, `SELECT description FROM permissions WHERE code = $1`, p.Code).Scan(&desc)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		if _, err := sd.tx.Exec(sd.ctx, `INSERT INTO permissions (code, description, created_at) VALUES ($1, $2, $3)`, p.Code, p.Description, sd.at); err != nil {
+			return err
+		}
+		return sd.record(audit.PermissionCreated, "permission:"+p.Code, "created permission "+p.Code, map[string]any{"description": p.Description})
+	case err != nil:
+		return err
+	case desc != p.Description:
+		if _, err := sd.tx.Exec(sd.ctx, `UPDATE permissions SET description = $2 WHERE code = $1`, p.Code, p.Description); err != nil {
+			return err
+		}
+		return sd.record(audit.PermissionUpdated, "permission:"+p.Code, "updated permission "+p.Code, map[string]any{"description": p.Description})
+	}
+	return nil
+}
+
+func (sd *seeding) role(r authz.SeedRole) error {
+	var name, desc string
+	var builtin bool
+	err := sd.tx.QueryRow(sd.ctx, `SELECT name, description, builtin FROM roles WHERE lower(name) = lower($1)`, r.Name).Scan(&name, &desc, &builtin)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		name = r.Name
+		if _, err := sd.tx.Exec(sd.ctx, `INSERT INTO roles (name, description, created_at) VALUES ($1, $2, $3)`, name, r.Description, sd.at); err != nil {
+			return err
+		}
+		if err := sd.record(audit.RoleCreated, "role:"+name, "created role "+name, map[string]any{"description": r.Description}); err != nil {
+			return err
+		}
+	case err != nil:
+		return err
+	case builtin:
+		return fmt.Errorf("%w: role %q: %w", authz.ErrInvalidSeed, name, authz.ErrBuiltinRole)
+	case desc != r.Description:
+		if _, err := sd.tx.Exec(sd.ctx, `UPDATE roles SET description = $2 WHERE name = $1`, name, r.Description); err != nil {
+			return err
+		}
+		if err := sd.record(audit.RoleUpdated, "role:"+name, "updated role "+name, map[string]any{"description": r.Description}); err != nil {
+			return err
+		}
+	}
+
+	current, err := sd.strings(`SELECT permission_code FROM role_permissions WHERE role_name = $1`, name)
+	if err != nil {
+		return err
+	}
+	for _, p := range r.Permissions {
+		if slices.Contains(current, p) {
+			continue
+		}
+		if _, err := grant(sd.ctx, sd.tx, name, p); err != nil {
+			return fmt.Errorf("role %q: %w", name, err)
+		}
+		if err := sd.record(audit.RolePermissionAdd, "role:"+name, fmt.Sprintf("granted %s to role %s", p, name), map[string]any{"role": name, "permission": p}); err != nil {
+			return err
+		}
+	}
+	for _, p := range current {
+		if slices.Contains(r.Permissions, p) {
+			continue
+		}
+		if _, err := sd.tx.Exec(sd.ctx, `DELETE FROM role_permissions WHERE role_name = $1 AND permission_code = $2`, name, p); err != nil {
+			return err
+		}
+		if err := sd.record(audit.RolePermissionDrop, "role:"+name, fmt.Sprintf("revoked %s from role %s", p, name), map[string]any{"role": name, "permission": p}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (sd *seeding) user(su authz.SeedUser) error {
+	display, key := identity.NormalizeUsername(su.Username)
+	var id uuid.UUID
+	err := sd.tx.QueryRow(sd.ctx, `SELECT id FROM users WHERE username_key = $1`, key).Scan(&id)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		id = uuid.New()
+		if _, err := sd.tx.Exec(sd.ctx, `
+			INSERT INTO users (id, username, username_key, state, created_at, updated_at) VALUES ($1, $2, $3, 'active', $4, $4)`,
+			id, display, key, sd.at); err != nil {
+			return err
+		}
+		if err := sd.record(audit.UserCreated, identity.Target(id), "created user "+display+" (no password)", map[string]any{"username": display}); err != nil {
+			return err
+		}
+	case err != nil:
+		return err
+	}
+
+	var wanted []string
+	for _, r := range su.Roles {
+		var name string
+		err := sd.tx.QueryRow(sd.ctx, `SELECT name FROM roles WHERE lower(name) = lower($1)`, r).Scan(&name)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("user %q: %w: %q", display, authz.ErrRoleNotFound, r)
+		} else if err != nil {
+			return err
+		}
+		wanted = append(wanted, name)
+	}
+	current, err := sd.strings(`SELECT role_name FROM user_roles WHERE user_id = $1`, id)
+	if err != nil {
+		return err
+	}
+	for _, r := range wanted {
+		if slices.Contains(current, r) {
+			continue
+		}
+		if _, err := addUserRole(sd.ctx, sd.tx, id, r); err != nil {
+			return err
+		}
+		if err := sd.record(audit.UserRoleAdded, identity.Target(id), fmt.Sprintf("gave role %s to user %s", r, display), map[string]any{"role": r}); err != nil {
+			return err
+		}
+	}
+	for _, r := range current {
+		if slices.Contains(wanted, r) {
+			continue
+		}
+		if _, err := sd.tx.Exec(sd.ctx, `DELETE FROM user_roles WHERE user_id = $1 AND role_name = $2`, id, r); err != nil {
+			return err
+		}
+		if err := sd.record(audit.UserRoleRemoved, identity.Target(id), fmt.Sprintf("took role %s from user %s", r, display), map[string]any{"role": r}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (sd *seeding) strings(query string, arg any) ([]string, error) {
+	rows, err := sd.tx.Query(sd.ctx, query, arg)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}

@@ -1,0 +1,126 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/gaia-platform/iam/internal/audit"
+	"github.com/gaia-platform/iam/internal/authz"
+	"github.com/gaia-platform/iam/internal/identity"
+)
+
+const userColumns = `id, username, password_hash, state, created_at, updated_at, last_login_at`
+
+func scanUser(row pgx.Row) (identity.User, error) {
+	var u identity.User
+	var state string
+	err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &state, &u.CreatedAt, &u.UpdatedAt, &u.LastLoginAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return u, identity.ErrUserNotFound
+	}
+	u.State = identity.State(state)
+	return u, err
+}
+
+// CreateUser inserts u and links it to roles, which must exist.
+func (s *Store) CreateUser(ctx context.Context, u identity.User, roles []string, ev audit.Event) error {
+	_, key := identity.NormalizeUsername(u.Username)
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `
+			INSERT INTO users (id, username, username_key, password_hash, state, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			u.ID, u.Username, key, u.PasswordHash, string(u.State), u.CreatedAt, u.UpdatedAt)
+		if code, _ := pgCode(err); code == uniqueViolation {
+			return fmt.Errorf("%w: %q", identity.ErrUsernameTaken, u.Username)
+		} else if err != nil {
+			return err
+		}
+		for _, r := range roles {
+			if _, err := addUserRole(ctx, tx, u.ID, r); err != nil {
+				return err
+			}
+		}
+		return insertAudit(ctx, tx, ev)
+	})
+}
+
+// UserByUsernameKey finds a user by normalised username.
+func (s *Store) UserByUsernameKey(ctx context.Context, key string) (identity.User, error) {
+	return scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE username_key = $1`, key))
+}
+
+// UserByID finds a user by id.
+func (s *Store) UserByID(ctx context.Context, id uuid.UUID) (identity.User, error) {
+	return scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+}
+
+// Users lists every user ordered by username.
+func (s *Store) Users(ctx context.Context) ([]identity.User, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+userColumns+` FROM users ORDER BY username_key`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (identity.User, error) { return scanUser(row) })
+}
+
+// SetUserState changes a user's state, reporting whether it changed.
+func (s *Store) SetUserState(ctx context.Context, id uuid.UUID, state identity.State, at time.Time, ev audit.Event) (bool, error) {
+	return s.updateUser(ctx, id, ev,
+		`UPDATE users SET state = $2, updated_at = $3 WHERE id = $1 AND state <> $2`, id, string(state), at)
+}
+
+// SetPasswordHash replaces a user's password hash.
+func (s *Store) SetPasswordHash(ctx context.Context, id uuid.UUID, hash string, at time.Time, ev audit.Event) error {
+	_, err := s.updateUser(ctx, id, ev, `UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1`, id, hash, at)
+	return err
+}
+
+// RecordLogin stores the time of a successful login.
+func (s *Store) RecordLogin(ctx context.Context, id uuid.UUID, at time.Time, ev audit.Event) error {
+	_, err := s.updateUser(ctx, id, ev, `UPDATE users SET last_login_at = $2 WHERE id = $1`, id, at)
+	return err
+}
+
+// updateUser runs one UPDATE of a user row and, when it changed a row,
+// records ev. A missing user is ErrUserNotFound.
+func (s *Store) updateUser(ctx context.Context, id uuid.UUID, ev audit.Event, sql string, args ...any) (bool, error) {
+	changed := false
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, sql, args...)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			var exists bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)`, id).Scan(&exists); err != nil {
+				return err
+			}
+			if !exists {
+				return identity.ErrUserNotFound
+			}
+			return nil
+		}
+		changed = true
+		return insertAudit(ctx, tx, ev)
+	})
+	return changed, err
+}
+
+// addUserRole links a user to a role, reporting whether the link is new.
+func addUserRole(ctx context.Context, tx pgx.Tx, user uuid.UUID, role string) (bool, error) {
+	tag, err := tx.Exec(ctx, `INSERT INTO user_roles (user_id, role_name) VALUES ($1, $2) ON CONFLICT DO NOTHING`, user, role)
+	switch code, constraint := pgCode(err); {
+	case code == foreignKeyViolation && constraint == "user_roles_role_name_fkey":
+		return false, fmt.Errorf("%w: %q", authz.ErrRoleNotFound, role)
+	case code == foreignKeyViolation:
+		return false, identity.ErrUserNotFound
+	case err != nil:
+		return false, err
+	}
+	return tag.RowsAffected() == 1, nil
+}
