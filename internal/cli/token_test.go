@@ -1,0 +1,230 @@
+package cli_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/lestrrat-go/jwx/v2/jws"
+	"github.com/lestrrat-go/jwx/v2/jwt"
+)
+
+func TestMe_ReturnsVerifiedClaimsAndProfile(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.withUser("alice", alicePassword, "Analyst")
+	srv := e.serve()
+	r := srv.me(t, srv.token(t, "alice", alicePassword))
+	if r.status != http.StatusOK {
+		t.Fatalf("status %d: %s", r.status, r.body)
+	}
+	var body struct {
+		Claims map[string]any `json:"claims"`
+		User   map[string]any `json:"user"`
+	}
+	if err := json.Unmarshal(r.body, &body); err != nil {
+		t.Fatal(err)
+	}
+	id := userID(t, e, "alice")
+	if body.Claims["sub"] != id || body.Claims["username"] != "alice" || body.User["id"] != id ||
+		body.User["username"] != "alice" || body.User["state"] != "active" || body.User["last_login_at"] == nil {
+		t.Fatalf("unexpected /auth/me body: %s", r.body)
+	}
+	if _, leaked := body.User["password_hash"]; leaked {
+		t.Fatal("/auth/me exposes the password hash")
+	}
+}
+
+// TestMe_RejectsUntrustworthyTokens covers the JWT attacks of RFC 8725.
+func TestMe_RejectsUntrustworthyTokens(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.withUser("alice", alicePassword, "Analyst")
+	srv := e.serve()
+	good := srv.token(t, "alice", alicePassword)
+	realKey := readKey(t, e.keyFile)
+	set, err := jwk.Fetch(context.Background(), srv.url+"/.well-known/jwks.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := set.Key(0)
+	kid := pub.KeyID()
+	otherKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := strings.Split(good, ".")
+	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	var claims map[string]any
+	_ = json.Unmarshal(payload, &claims)
+
+	now := time.Now()
+	sign := func(alg jwa.SignatureAlgorithm, key any, kid string, edit func(map[string]any)) string {
+		c := map[string]any{}
+		for k, v := range claims {
+			c[k] = v
+		}
+		if edit != nil {
+			edit(c)
+		}
+		body, _ := json.Marshal(c)
+		hdr := jws.NewHeaders()
+		_ = hdr.Set(jws.TypeKey, "JWT")
+		if kid != "" {
+			_ = hdr.Set(jws.KeyIDKey, kid)
+		}
+		out, err := jws.Sign(body, jws.WithKey(alg, key, jws.WithProtectedHeaders(hdr)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(out)
+	}
+	b64 := func(v any) string { b, _ := json.Marshal(v); return base64.RawURLEncoding.EncodeToString(b) }
+	pubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: must(x509.MarshalPKIXPublicKey(&realKey.PublicKey))})
+
+	tampered := func() string {
+		c := map[string]any{}
+		_ = json.Unmarshal(payload, &c)
+		c["permissions"] = []string{"inventory.read", "inventory.write", "iam.users.write"}
+		return parts[0] + "." + b64(c) + "." + parts[2]
+	}()
+
+	cases := map[string]string{
+		"missing":               "",
+		"malformed":             "not-a-jwt",
+		"two parts":             parts[0] + "." + parts[1],
+		"alg none":              b64(map[string]string{"alg": "none", "typ": "JWT", "kid": kid}) + "." + parts[1] + ".",
+		"HS256 with public key": sign(jwa.HS256, pubPEM, kid, nil),
+		"tampered payload":      tampered,
+		"unknown kid":           sign(jwa.RS256, otherKey, "some-other-kid", nil),
+		"no kid":                sign(jwa.RS256, realKey, "", nil),
+		"other key, same kid":   sign(jwa.RS256, otherKey, kid, nil),
+		"wrong issuer":          sign(jwa.RS256, realKey, kid, func(c map[string]any) { c["iss"] = "evil-iam" }),
+		"expired by one second": sign(jwa.RS256, realKey, kid, func(c map[string]any) {
+			c["iat"] = now.Add(-16 * time.Minute).Unix()
+			c["exp"] = now.Add(-time.Second).Unix()
+		}),
+		"missing jti":     sign(jwa.RS256, realKey, kid, func(c map[string]any) { delete(c, "jti") }),
+		"roles not array": sign(jwa.RS256, realKey, kid, func(c map[string]any) { c["roles"] = "Admin" }),
+	}
+	// The real key with the original claims is accepted: the cases fail for
+	// the one reason each names.
+	if r := srv.me(t, sign(jwa.RS256, realKey, kid, nil)); r.status != http.StatusOK {
+		t.Fatalf("control token rejected: %d %s", r.status, r.body)
+	}
+	for name, tok := range cases {
+		t.Run(name, func(t *testing.T) {
+			r := srv.me(t, tok)
+			if name == "missing" {
+				r = srv.do(t, http.MethodGet, "/auth/me", "")
+			}
+			assertError(t, r, http.StatusUnauthorized, "invalid_token")
+			if got := r.header.Get("WWW-Authenticate"); got != `Bearer error="invalid_token"` {
+				t.Fatalf("WWW-Authenticate = %q", got)
+			}
+		})
+	}
+
+	e.must("", "user", "disable", "alice")
+	assertError(t, srv.me(t, good), http.StatusUnauthorized, "invalid_token")
+}
+
+func TestJWKS_PublishesOnlyThePublicKey(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	srv := e.serve()
+	r := srv.do(t, http.MethodGet, "/.well-known/jwks.json", "")
+	var doc struct {
+		Keys []map[string]any `json:"keys"`
+	}
+	if err := json.Unmarshal(r.body, &doc); err != nil || len(doc.Keys) != 1 {
+		t.Fatalf("JWKS %s: %v", r.body, err)
+	}
+	k := doc.Keys[0]
+	for _, private := range []string{"d", "p", "q", "dp", "dq", "qi"} {
+		if _, ok := k[private]; ok {
+			t.Fatalf("JWKS publishes private member %q", private)
+		}
+	}
+	if k["kty"] != "RSA" || k["alg"] != "RS256" || k["use"] != "sig" {
+		t.Fatalf("JWKS key %v", k)
+	}
+	// kid is the RFC 7638 thumbprint of the configured key.
+	want, _ := jwk.FromRaw(&readKey(t, e.keyFile).PublicKey)
+	tp, _ := want.Thumbprint(crypto.SHA256)
+	if k["kid"] != base64.RawURLEncoding.EncodeToString(tp) {
+		t.Fatalf("kid %v is not the key's RFC 7638 thumbprint", k["kid"])
+	}
+
+	d := srv.do(t, http.MethodGet, "/.well-known/openid-configuration", "").json(t)
+	if d["issuer"] != "gaia-iam" || d["jwks_uri"] != srv.url+"/.well-known/jwks.json" ||
+		d["token_endpoint"] != srv.url+"/auth/login" {
+		t.Fatalf("discovery document %v", d)
+	}
+	if r := srv.do(t, http.MethodGet, "/healthz", ""); r.status != http.StatusOK {
+		t.Fatalf("healthz %d", r.status)
+	}
+	assertError(t, srv.do(t, http.MethodGet, "/no/such/path", ""), http.StatusNotFound, "not_found")
+	assertError(t, srv.do(t, http.MethodDelete, "/auth/login", ""), http.StatusMethodNotAllowed, "method_not_allowed")
+}
+
+func TestServe_ReplicasShareOneGeneratedKey(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.withUser("alice", alicePassword, "Viewer")
+	a := e.serve("--signing-key-file", "")
+	b := e.serve("--signing-key-file", "")
+	ja, jb := a.do(t, http.MethodGet, "/.well-known/jwks.json", ""), b.do(t, http.MethodGet, "/.well-known/jwks.json", "")
+	if string(ja.body) != string(jb.body) {
+		t.Fatalf("replicas publish different keys:\n%s\n%s", ja.body, jb.body)
+	}
+	set, err := jwk.Parse(ja.body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, _ := set.Key(0)
+	var raw rsa.PublicKey
+	if err := k.Raw(&raw); err != nil || raw.N.BitLen() != 3072 {
+		t.Fatalf("generated key has %d bits, want 3072 (%v)", raw.N.BitLen(), err)
+	}
+	// A token from one replica verifies on the other.
+	if r := b.me(t, a.token(t, "alice", alicePassword)); r.status != http.StatusOK {
+		t.Fatalf("replica b rejects replica a's token: %d %s", r.status, r.body)
+	}
+	if _, err := jwt.ParseString(a.token(t, "alice", alicePassword), jwt.WithKeySet(set)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readKey(t *testing.T, path string) *rsa.PrivateKey {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(data)
+	k, err := x509.ParsePKCS1PrivateKey(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
