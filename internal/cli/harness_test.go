@@ -242,4 +242,3 @@ func auditEvents(t *testing.T, e *iamEnv, action string) []map[string]any {
 	}
 	return events
 }
-

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/google/uuid"
@@ -19,6 +20,10 @@ type Service struct {
 	// dummyHash is verified when no real hash is, so that an unknown
 	// username costs the same time as a wrong password.
 	dummyHash string
+	// hashing bounds concurrent argon2 computations, each of which holds
+	// params.MemoryKiB of memory: a login burst queues instead of
+	// exhausting the server's memory.
+	hashing chan struct{}
 }
 
 // NewService returns a Service hashing new passwords with params.
@@ -27,7 +32,8 @@ func NewService(store Store, params Argon2Params, now func() time.Time) (*Servic
 	if err != nil {
 		return nil, err
 	}
-	return &Service{store: store, params: params, now: now, dummyHash: dummy}, nil
+	slots := 4 * runtime.GOMAXPROCS(0)
+	return &Service{store: store, params: params, now: now, dummyHash: dummy, hashing: make(chan struct{}, slots)}, nil
 }
 
 // Create makes a new active user with the given roles. An empty password
@@ -71,7 +77,11 @@ func (s *Service) Authenticate(ctx context.Context, username, password, ip strin
 	if found && u.PasswordHash != "" {
 		hash = u.PasswordHash
 	}
-	match := VerifyPassword(password, hash) && found && u.PasswordHash != ""
+	verified, err := s.verify(ctx, password, hash)
+	if err != nil {
+		return User{}, err
+	}
+	match := verified && found && u.PasswordHash != ""
 
 	now := s.now().UTC()
 	reason := ""
@@ -101,6 +111,17 @@ func (s *Service) Authenticate(ctx context.Context, username, password, ip strin
 	}
 	u.LastLoginAt = &now
 	return u, nil
+}
+
+// verify checks a password once a hashing slot is free.
+func (s *Service) verify(ctx context.Context, password, hash string) (bool, error) {
+	select {
+	case s.hashing <- struct{}{}:
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	defer func() { <-s.hashing }()
+	return VerifyPassword(password, hash), nil
 }
 
 // Lookup finds a user by username, case-insensitively.

@@ -14,16 +14,18 @@ import (
 
 // Permissions lists every permission ordered by code.
 func (s *Store) Permissions(ctx context.Context) ([]authz.Permission, error) {
-	rows, err := s.pool.Query(ctx, `SELECT code, description FROM permissions ORDER BY code`)
+	rows, err := s.pool.Query(ctx, `SELECT code, description FROM permissions ORDER BY code COLLATE "C"`)
 	if err != nil {
 		return nil, err
 	}
 	return pgx.CollectRows(rows, pgx.RowToStructByPos[authz.Permission])
 }
 
+// Lists sort with COLLATE "C", byte order as in Go, whatever the database's
+// locale: they end up in tokens and bundles that other programs compare.
 const roleQuery = `
 	SELECT r.name, r.description, r.builtin,
-	       COALESCE(array_agg(rp.permission_code ORDER BY rp.permission_code)
+	       COALESCE(array_agg(rp.permission_code ORDER BY rp.permission_code COLLATE "C")
 	                FILTER (WHERE rp.permission_code IS NOT NULL), '{}')
 	FROM roles r LEFT JOIN role_permissions rp ON rp.role_name = r.name`
 
@@ -35,7 +37,7 @@ func scanRole(row pgx.Row) (authz.Role, error) {
 
 // Roles lists every role with its permissions, ordered by name.
 func (s *Store) Roles(ctx context.Context) ([]authz.Role, error) {
-	rows, err := s.pool.Query(ctx, roleQuery+` GROUP BY r.name ORDER BY r.name`)
+	rows, err := s.pool.Query(ctx, roleQuery+` GROUP BY r.name ORDER BY r.name COLLATE "C"`)
 	if err != nil {
 		return nil, err
 	}
@@ -88,8 +90,8 @@ func (s *Store) UserGrants(ctx context.Context, user uuid.UUID) (authz.Grants, e
 	var g authz.Grants
 	err := s.pool.QueryRow(ctx, `
 		SELECT
-		  COALESCE((SELECT array_agg(role_name ORDER BY role_name) FROM user_roles WHERE user_id = $1), '{}'),
-		  COALESCE((SELECT array_agg(DISTINCT rp.permission_code ORDER BY rp.permission_code)
+		  COALESCE((SELECT array_agg(role_name ORDER BY role_name COLLATE "C") FROM user_roles WHERE user_id = $1), '{}'),
+		  COALESCE((SELECT array_agg(DISTINCT rp.permission_code COLLATE "C" ORDER BY rp.permission_code COLLATE "C")
 		            FROM user_roles ur JOIN role_permissions rp ON rp.role_name = ur.role_name
 		            WHERE ur.user_id = $1), '{}')`, user).Scan(&g.Roles, &g.Permissions)
 	return g, err

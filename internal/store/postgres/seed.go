@@ -110,8 +110,10 @@ func (sd *seeding) role(r authz.SeedRole) error {
 		if slices.Contains(current, p) {
 			continue
 		}
-		if _, err := grant(sd.ctx, sd.tx, name, p); err != nil {
+		if added, err := grant(sd.ctx, sd.tx, name, p); err != nil {
 			return fmt.Errorf("role %q: %w", name, err)
+		} else if !added {
+			continue // listed twice in the seed
 		}
 		if err := sd.record(audit.RolePermissionAdd, "role:"+name, fmt.Sprintf("granted %s to role %s", p, name), map[string]any{"role": name, "permission": p}); err != nil {
 			return err
@@ -169,8 +171,10 @@ func (sd *seeding) user(su authz.SeedUser) error {
 		if slices.Contains(current, r) {
 			continue
 		}
-		if _, err := addUserRole(sd.ctx, sd.tx, id, r); err != nil {
+		if added, err := addUserRole(sd.ctx, sd.tx, id, r); err != nil {
 			return err
+		} else if !added {
+			continue // listed twice in the seed
 		}
 		if err := sd.record(audit.UserRoleAdded, identity.Target(id), fmt.Sprintf("gave role %s to user %s", r, display), map[string]any{"role": r}); err != nil {
 			return err

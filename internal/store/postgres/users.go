@@ -61,7 +61,7 @@ func (s *Store) UserByID(ctx context.Context, id uuid.UUID) (identity.User, erro
 
 // Users lists every user ordered by username.
 func (s *Store) Users(ctx context.Context) ([]identity.User, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+userColumns+` FROM users ORDER BY username_key`)
+	rows, err := s.pool.Query(ctx, `SELECT `+userColumns+` FROM users ORDER BY username_key COLLATE "C"`)
 	if err != nil {
 		return nil, err
 	}
