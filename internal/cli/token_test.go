@@ -42,6 +42,9 @@ func TestMe_ReturnsVerifiedClaimsAndProfile(t *testing.T) {
 		body.User["username"] != "alice" || body.User["state"] != "active" || body.User["last_login_at"] == nil {
 		t.Fatalf("unexpected /auth/me body: %s", r.body)
 	}
+	if exp, ok := body.Claims["exp"].(float64); !ok || exp < float64(time.Now().Unix()) {
+		t.Fatalf("claims exp %v is not the token's expiry in seconds", body.Claims["exp"])
+	}
 	if _, leaked := body.User["password_hash"]; leaked {
 		t.Fatal("/auth/me exposes the password hash")
 	}

@@ -105,18 +105,6 @@ func (a *api) requireToken(c *gin.Context) {
 	c.Next()
 }
 
-type claimsView struct {
-	Issuer      string   `json:"iss"`
-	Subject     string   `json:"sub"`
-	Username    string   `json:"username"`
-	Type        string   `json:"type"`
-	Roles       []string `json:"roles"`
-	Permissions []string `json:"permissions"`
-	IssuedAt    int64    `json:"iat"`
-	ExpiresAt   int64    `json:"exp"`
-	ID          string   `json:"jti"`
-}
-
 type userView struct {
 	ID          uuid.UUID  `json:"id"`
 	Username    string     `json:"username"`
@@ -127,11 +115,7 @@ type userView struct {
 
 func (a *api) me(c *gin.Context) {
 	claims := c.MustGet(claimsKey).(tokens.Claims)
-	view := gin.H{"claims": claimsView{
-		Issuer: claims.Issuer, Subject: claims.Subject, Username: claims.Username, Type: claims.Type,
-		Roles: claims.Roles, Permissions: claims.Permissions,
-		IssuedAt: claims.IssuedAt.Unix(), ExpiresAt: claims.ExpiresAt.Unix(), ID: claims.ID,
-	}}
+	view := gin.H{"claims": claims}
 	if claims.Type == tokens.TypeUser {
 		id, err := uuid.Parse(claims.Subject)
 		if err != nil {

@@ -1,6 +1,7 @@
 package tokens
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -29,6 +30,17 @@ type Claims struct {
 	IssuedAt    time.Time `json:"-"`
 	ExpiresAt   time.Time `json:"-"`
 	ID          string    `json:"jti"`
+}
+
+// MarshalJSON writes the claims as they appear in the token: times as
+// seconds since the epoch.
+func (c Claims) MarshalJSON() ([]byte, error) {
+	type plain Claims
+	return json.Marshal(struct {
+		plain
+		IssuedAt  int64 `json:"iat"`
+		ExpiresAt int64 `json:"exp"`
+	}{plain(c), c.IssuedAt.Unix(), c.ExpiresAt.Unix()})
 }
 
 // Subject is who a token is issued to.
