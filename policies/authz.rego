@@ -8,6 +8,7 @@
 # Output: allow     true only for a valid, unrevoked token one of whose roles
 #                   is granted input.permission today
 #         decision  {"allow": bool, "reasons": [...]} naming why a request was denied
+#         principal the claims of a valid, unrevoked token: who is calling
 package gaia.authz
 
 default allow := false
@@ -35,6 +36,11 @@ reasons contains "token_revoked" if {
 reasons contains "permission_missing" if {
 	_valid
 	not _granted
+}
+
+principal := claims if {
+	_valid
+	not _revoked
 }
 
 # claims are the verified token's payload; undefined for any token that is

@@ -175,3 +175,22 @@ test_no_bundle_data_denies if {
 	d := authz.decision with input as {"token": token({}), "permission": "inventory.read"}
 	d == {"allow": false, "reasons": ["token_invalid"]}
 }
+
+test_principal_is_the_claims_of_a_valid_unrevoked_token if {
+	p := authz.principal with input as {"token": token({})}
+		with data.gaia.keys as mock_data.keys
+		with data.gaia.config as mock_data.config
+		with data.gaia.revocations as mock_data.revocations
+	p == claims({})
+}
+
+test_no_principal_for_revoked_or_invalid_tokens if {
+	not authz.principal with input as {"token": token({"jti": "revoked-jti"})}
+		with data.gaia.keys as mock_data.keys
+		with data.gaia.config as mock_data.config
+		with data.gaia.revocations as mock_data.revocations
+	not authz.principal with input as {"token": "not-a-jwt"}
+		with data.gaia.keys as mock_data.keys
+		with data.gaia.config as mock_data.config
+		with data.gaia.revocations as mock_data.revocations
+}
