@@ -21,6 +21,7 @@ const (
 	RolePermissionAdd  = "role.permission.granted"
 	RolePermissionDrop = "role.permission.revoked"
 	SigningKeyCreated  = "signing_key.created"
+	TokenRevoked       = "token.revoked"
 )
 
 // CLI is the actor recorded for management commands run on the server host.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/gaia-platform/iam/internal/audit"
 	"github.com/gaia-platform/iam/internal/authz"
+	"github.com/gaia-platform/iam/internal/bundle"
 	"github.com/gaia-platform/iam/internal/identity"
 	"github.com/gaia-platform/iam/internal/tokens"
 )
@@ -29,6 +30,8 @@ type Store interface {
 	identity.Store
 	authz.Store
 	tokens.KeyStore
+	tokens.RevocationStore
+	bundle.Store
 	AuditEvents(ctx context.Context, action string, limit int) ([]audit.Stored, error)
 }
 
@@ -84,6 +87,14 @@ var contract = []struct {
 	{"EnsureSigningKey_GeneratesOnceThenReturnsStoredKey", testSigningKeyOnce},
 	{"EnsureSigningKey_ConcurrentCallersShareOneKey", testSigningKeyConcurrent},
 	{"EnsureSigningKey_GenerateErrorStoresNothing", testSigningKeyGenerateError},
+
+	{"RemoveUserRole_RevokesTheUsersTokens", testRemoveUserRoleRevokes},
+	{"AddUserRole_RevokesNothing", testAddUserRoleRevokesNothing},
+	{"SetUserState_LeavingActiveRevokesTheUsersTokens", testSetUserStateRevokes},
+	{"ApplySeed_RemovedUserRoleRevokesTheUsersTokens", testSeedRevokes},
+	{"RevokeToken_IsIdempotentAndAuditedOnce", testRevokeToken},
+	{"BundleSource_ListsEveryRoleSortedAndEmptyNotMissing", testBundleSource},
+	{"BundleVersion_MovesWithBundleDataNotWithLogins", testBundleVersion},
 }
 
 // --- users ---------------------------------------------------------------

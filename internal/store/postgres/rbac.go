@@ -77,11 +77,15 @@ func (s *Store) AddUserRole(ctx context.Context, user uuid.UUID, role string, ev
 	return s.change(ctx, ev, func(tx pgx.Tx) (bool, error) { return addUserRole(ctx, tx, user, role) })
 }
 
-// RemoveUserRole unlinks a user from a role.
+// RemoveUserRole unlinks a user from a role and revokes the user's tokens
+// issued until now: they still claim the role.
 func (s *Store) RemoveUserRole(ctx context.Context, user uuid.UUID, role string, ev audit.Event) (bool, error) {
 	return s.change(ctx, ev, func(tx pgx.Tx) (bool, error) {
 		tag, err := tx.Exec(ctx, `DELETE FROM user_roles WHERE user_id = $1 AND role_name = $2`, user, role)
-		return err == nil && tag.RowsAffected() == 1, err
+		if err != nil || tag.RowsAffected() == 0 {
+			return false, err
+		}
+		return true, revokeSubject(ctx, tx, user, ev.At)
 	})
 }
 

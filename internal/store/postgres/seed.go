@@ -187,6 +187,9 @@ func (sd *seeding) user(su authz.SeedUser) error {
 		if _, err := sd.tx.Exec(sd.ctx, `DELETE FROM user_roles WHERE user_id = $1 AND role_name = $2`, id, r); err != nil {
 			return err
 		}
+		if err := revokeSubject(sd.ctx, sd.tx, id, sd.at); err != nil {
+			return err
+		}
 		if err := sd.record(audit.UserRoleRemoved, identity.Target(id), fmt.Sprintf("took role %s from user %s", r, display), map[string]any{"role": r}); err != nil {
 			return err
 		}

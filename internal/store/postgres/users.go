@@ -68,27 +68,33 @@ func (s *Store) Users(ctx context.Context) ([]identity.User, error) {
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (identity.User, error) { return scanUser(row) })
 }
 
-// SetUserState changes a user's state, reporting whether it changed.
+// SetUserState changes a user's state, reporting whether it changed. A
+// user leaving the active state loses every token issued until at.
 func (s *Store) SetUserState(ctx context.Context, id uuid.UUID, state identity.State, at time.Time, ev audit.Event) (bool, error) {
-	return s.updateUser(ctx, id, ev,
+	var then func(pgx.Tx) error
+	if state != identity.StateActive {
+		then = func(tx pgx.Tx) error { return revokeSubject(ctx, tx, id, at) }
+	}
+	return s.updateUser(ctx, id, ev, then,
 		`UPDATE users SET state = $2, updated_at = $3 WHERE id = $1 AND state <> $2`, id, string(state), at)
 }
 
 // SetPasswordHash replaces a user's password hash.
 func (s *Store) SetPasswordHash(ctx context.Context, id uuid.UUID, hash string, at time.Time, ev audit.Event) error {
-	_, err := s.updateUser(ctx, id, ev, `UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1`, id, hash, at)
+	_, err := s.updateUser(ctx, id, ev, nil, `UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1`, id, hash, at)
 	return err
 }
 
 // RecordLogin stores the time of a successful login.
 func (s *Store) RecordLogin(ctx context.Context, id uuid.UUID, at time.Time, ev audit.Event) error {
-	_, err := s.updateUser(ctx, id, ev, `UPDATE users SET last_login_at = $2 WHERE id = $1`, id, at)
+	_, err := s.updateUser(ctx, id, ev, nil, `UPDATE users SET last_login_at = $2 WHERE id = $1`, id, at)
 	return err
 }
 
 // updateUser runs one UPDATE of a user row and, when it changed a row,
-// records ev. A missing user is ErrUserNotFound.
-func (s *Store) updateUser(ctx context.Context, id uuid.UUID, ev audit.Event, sql string, args ...any) (bool, error) {
+// runs then (when not nil) and records ev. A missing user is
+// ErrUserNotFound.
+func (s *Store) updateUser(ctx context.Context, id uuid.UUID, ev audit.Event, then func(pgx.Tx) error, sql string, args ...any) (bool, error) {
 	changed := false
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, sql, args...)
@@ -106,6 +112,11 @@ func (s *Store) updateUser(ctx context.Context, id uuid.UUID, ev audit.Event, sq
 			return nil
 		}
 		changed = true
+		if then != nil {
+			if err := then(tx); err != nil {
+				return err
+			}
+		}
 		return insertAudit(ctx, tx, ev)
 	})
 	return changed, err
