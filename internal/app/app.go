@@ -54,7 +54,7 @@ func (a *App) Close() { a.Store.Close() }
 
 // Handler builds the HTTP API for cfg, loading or creating the signing key.
 func (a *App) Handler(ctx context.Context, cfg config.Config) (http.Handler, error) {
-	key, err := a.signingKey(ctx, cfg.SigningKeyFile)
+	key, err := a.SigningKey(ctx, cfg.SigningKeyFile)
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +76,9 @@ func (a *App) Handler(ctx context.Context, cfg config.Config) (http.Handler, err
 	}), nil
 }
 
-func (a *App) signingKey(ctx context.Context, file string) (tokens.Key, error) {
+// SigningKey loads the key from file, or when file is empty the one kept in
+// the database (generating it on first use).
+func (a *App) SigningKey(ctx context.Context, file string) (tokens.Key, error) {
 	if file == "" {
 		return tokens.LoadStoredKey(ctx, a.Store, a.Now)
 	}
