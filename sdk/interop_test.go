@@ -117,4 +117,3 @@ func BenchmarkStockOPA_HTTPDecision(b *testing.B) {
 		}
 	}
 }
-
