@@ -1,6 +1,7 @@
 // Package tokens issues and verifies Gaia IAM's RS256 access tokens and
 // manages the keys that sign them. Private keys never leave this package's
-// types except to be stored; only public keys are published.
+// types except to be stored or to sign the policy bundle; only public keys
+// are published.
 package tokens
 
 import (
@@ -159,6 +160,11 @@ func (r *Keyring) JWKS() jwk.Set { return r.set }
 
 // SigningKeyID is the kid of the key signing new tokens.
 func (r *Keyring) SigningKeyID() string { return r.signing.ID }
+
+// SigningKey is the key signing new tokens, private half included. The
+// policy bundle is signed with it, so that services verify bundles with the
+// key they already trust for tokens.
+func (r *Keyring) SigningKey() Key { return r.signing }
 
 func publicJWK(k Key) (jwk.Key, error) {
 	pub, err := jwk.FromRaw(&k.Private.PublicKey)

@@ -1,0 +1,134 @@
+package bundle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+)
+
+// Default intervals of a Publisher.
+const (
+	// PollInterval is how often the change counter is read. Every change
+	// within one interval lands in one rebuild.
+	PollInterval = 500 * time.Millisecond
+	// RefreshInterval is how often the clock alone forces a recompile, so
+	// that revocations that stopped mattering leave the bundle.
+	RefreshInterval = 30 * time.Second
+)
+
+// Publisher holds the bundle to serve and keeps it fresh in the
+// background. Requests only read the current bundle; they never compile.
+type Publisher struct {
+	store    Store
+	compiler *Compiler
+	now      func() time.Time
+	log      *slog.Logger
+	poll     time.Duration
+	refresh  time.Duration
+
+	current atomic.Pointer[Signed]
+	done    chan struct{}
+}
+
+// NewPublisher returns a Publisher of the bundles compiler makes from store.
+func NewPublisher(store Store, compiler *Compiler, now func() time.Time, log *slog.Logger) *Publisher {
+	return &Publisher{store: store, compiler: compiler, now: now, log: log,
+		poll: PollInterval, refresh: RefreshInterval, done: make(chan struct{})}
+}
+
+// ErrUnavailable is returned where a bundle is needed and none has been
+// compiled yet.
+var ErrUnavailable = errors.New("the policy bundle is not compiled yet")
+
+// Current is the bundle to serve now; nil before Start has succeeded.
+func (p *Publisher) Current() *Signed { return p.current.Load() }
+
+// Done is closed once the background work Start began has stopped.
+func (p *Publisher) Done() <-chan struct{} { return p.done }
+
+// Start compiles the first bundle, then keeps it fresh until ctx ends. An
+// error means there is no bundle to serve, and nothing runs. Call it once.
+func (p *Publisher) Start(ctx context.Context) error {
+	last, err := p.rebuild(ctx, p.epoch())
+	if err != nil {
+		return fmt.Errorf("compile the policy bundle: %w", err)
+	}
+	go p.run(ctx, last)
+	return nil
+}
+
+// compiled is what the current bundle was compiled from.
+type compiled struct {
+	version int64
+	at      time.Time
+}
+
+// epoch is the clock quantised to the refresh interval. Bundles are
+// compiled as of an epoch, not the exact time, so that replicas drop the
+// same revocations, and a new epoch is what forces the periodic recompile.
+func (p *Publisher) epoch() time.Time { return p.now().Truncate(p.refresh) }
+
+func (p *Publisher) run(ctx context.Context, last compiled) {
+	defer close(p.done)
+	tick := time.NewTicker(p.poll)
+	defer tick.Stop()
+	var failure error
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		next, err := p.refreshIfStale(ctx, last)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil && failure == nil:
+			// Once per outage, not every tick; the last good bundle stays.
+			p.log.Warn("policy bundle not refreshed; serving the last one", "revision", p.Current().Revision, "err", err)
+		case err == nil && failure != nil:
+			p.log.Info("policy bundle refreshing again")
+		}
+		failure, last = err, next
+	}
+}
+
+// refreshIfStale recompiles when the store changed or a new epoch began.
+func (p *Publisher) refreshIfStale(ctx context.Context, last compiled) (compiled, error) {
+	at := p.epoch()
+	v, err := p.store.BundleVersion(ctx)
+	if err != nil {
+		return last, err
+	}
+	if v == last.version && at.Equal(last.at) {
+		return last, nil
+	}
+	next, err := p.rebuild(ctx, at)
+	if err != nil {
+		return last, err
+	}
+	return next, nil
+}
+
+// rebuild compiles a fresh snapshot and swaps it in when its content
+// differs: the same revision means the same bytes, already served.
+func (p *Publisher) rebuild(ctx context.Context, at time.Time) (compiled, error) {
+	start := time.Now()
+	src, err := p.store.BundleSource(ctx)
+	if err != nil {
+		return compiled{}, err
+	}
+	signed, err := p.compiler.Compile(src, at)
+	if err != nil {
+		return compiled{}, err
+	}
+	if old := p.current.Load(); old == nil || old.Revision != signed.Revision {
+		p.current.Store(signed)
+		p.log.Info("policy bundle compiled", "revision", signed.Revision, "version", src.Version,
+			"roles", len(src.Roles), "bytes", len(signed.Bytes), "took", time.Since(start))
+	}
+	return compiled{version: src.Version, at: at}, nil
+}
