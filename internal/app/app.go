@@ -13,11 +13,13 @@ import (
 	"time"
 
 	"github.com/gaia-platform/iam/internal/authz"
+	"github.com/gaia-platform/iam/internal/bundle"
 	"github.com/gaia-platform/iam/internal/config"
 	"github.com/gaia-platform/iam/internal/httpapi"
 	"github.com/gaia-platform/iam/internal/identity"
 	"github.com/gaia-platform/iam/internal/store/postgres"
 	"github.com/gaia-platform/iam/internal/tokens"
+	"github.com/gaia-platform/iam/policies"
 )
 
 // App is an open, migrated database with the services built on it.
@@ -53,16 +55,27 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger) (*App, erro
 func (a *App) Close() { a.Store.Close() }
 
 // Handler builds the HTTP API for cfg, loading or creating the signing key.
+// It compiles the first policy bundle before it returns, and keeps the
+// bundle fresh in the background until ctx ends.
 func (a *App) Handler(ctx context.Context, cfg config.Config) (http.Handler, error) {
+	h, _, err := a.handler(ctx, cfg)
+	return h, err
+}
+
+func (a *App) handler(ctx context.Context, cfg config.Config) (http.Handler, *bundle.Publisher, error) {
 	key, err := a.SigningKey(ctx, cfg.SigningKeyFile)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	keys, err := tokens.NewKeyring(key)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	a.Log.Info("signing key loaded", "kid", key.ID)
+	bundles, err := a.publishBundles(ctx, cfg, keys)
+	if err != nil {
+		return nil, nil, err
+	}
 	return httpapi.New(httpapi.Deps{
 		Users:     a.Users,
 		RBAC:      a.RBAC,
@@ -70,10 +83,26 @@ func (a *App) Handler(ctx context.Context, cfg config.Config) (http.Handler, err
 		Verifier:  tokens.NewVerifier(keys.JWKS(), cfg.Issuer, a.Now),
 		Keys:      keys,
 		Ready:     a.Store.Ping,
+		Bundle:    bundles.Current,
 		IssuerID:  cfg.Issuer,
 		PublicURL: cfg.PublicURL,
 		Log:       a.Log,
-	}), nil
+	}), bundles, nil
+}
+
+// publishBundles compiles the policy bundle, signed with the token signing
+// key, and starts keeping it fresh until ctx ends.
+func (a *App) publishBundles(ctx context.Context, cfg config.Config, keys *tokens.Keyring) (*bundle.Publisher, error) {
+	mods, err := policies.Modules()
+	if err != nil {
+		return nil, err
+	}
+	compiler, err := bundle.NewCompiler(bundle.Config{Issuer: cfg.Issuer, TokenTTL: cfg.AccessTokenTTL, Keys: keys, Modules: mods})
+	if err != nil {
+		return nil, err
+	}
+	p := bundle.NewPublisher(a.Store, compiler, a.Now, a.Log)
+	return p, p.Start(ctx)
 }
 
 // SigningKey loads the key from file, or when file is empty the one kept in
@@ -96,10 +125,15 @@ func (a *App) SigningKey(ctx context.Context, file string) (tokens.Key, error) {
 // Serve runs the HTTP API on cfg.HTTPAddr until ctx is cancelled, then
 // shuts down gracefully.
 func (a *App) Serve(ctx context.Context, cfg config.Config) error {
-	h, err := a.Handler(ctx, cfg)
+	// Background work stops with the server, however it stops, and before
+	// the caller closes the database under it.
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	h, bundles, err := a.handler(ctx, cfg)
 	if err != nil {
 		return err
 	}
+	defer func() { stop(); <-bundles.Done() }()
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("IAM_HTTP_ADDR: %w", err)

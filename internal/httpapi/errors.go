@@ -7,6 +7,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/gaia-platform/iam/internal/authz"
+	"github.com/gaia-platform/iam/internal/bundle"
 	"github.com/gaia-platform/iam/internal/identity"
 	"github.com/gaia-platform/iam/internal/tokens"
 )
@@ -37,6 +38,8 @@ func (a *api) fail(c *gin.Context, err error) {
 	case errors.Is(err, identity.ErrInvalidUsername), errors.Is(err, identity.ErrInvalidPassword),
 		errors.Is(err, authz.ErrInvalidPermission), errors.Is(err, authz.ErrInvalidRole), errors.Is(err, authz.ErrBuiltinRole):
 		writeError(c, http.StatusBadRequest, "invalid_request", err.Error())
+	case errors.Is(err, bundle.ErrUnavailable):
+		writeError(c, http.StatusServiceUnavailable, "not_ready", err.Error())
 	default:
 		a.Log.Error("request failed", "path", c.Request.URL.Path, "err", err)
 		writeError(c, http.StatusInternalServerError, "internal_error", "internal server error")

@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/gaia-platform/iam/internal/authz"
+	"github.com/gaia-platform/iam/internal/bundle"
 	"github.com/gaia-platform/iam/internal/identity"
 	"github.com/gaia-platform/iam/internal/tokens"
 )
@@ -27,6 +28,7 @@ type Deps struct {
 	Verifier  *tokens.Verifier
 	Keys      *tokens.Keyring
 	Ready     func(context.Context) error // reports whether the database answers
+	Bundle    func() *bundle.Signed       // the policy bundle to serve now
 	IssuerID  string                      // the iss claim
 	PublicURL string                      // base URL of this server
 	Log       *slog.Logger
@@ -54,6 +56,7 @@ func New(d Deps) http.Handler {
 	r.GET("/.well-known/openid-configuration", a.discovery)
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", a.readyz)
+	r.GET("/bundles/gaia.tar.gz", a.policyBundle)
 	return r
 }
 
