@@ -58,6 +58,14 @@ func TestBundle_ServedSignedWithSeededRolesKeysAndPolicy(t *testing.T) {
 	if stale := srv.do(t, http.MethodGet, bundlePath, "", "If-None-Match", `"stale"`); stale.status != http.StatusOK || !bytes.Equal(stale.body, r.body) {
 		t.Errorf("If-None-Match a stale ETag: %d, want 200 and the bundle", stale.status)
 	}
+
+	logs := srv.logs.String()
+	if !strings.Contains(logs, `"msg":"policy bundle compiled"`) || !strings.Contains(logs, b.Manifest.Revision) {
+		t.Errorf("the server did not log the bundle revision it serves:\n%s", logs)
+	}
+	if strings.Contains(logs, "PRIVATE KEY") {
+		t.Error("the server logged a private key")
+	}
 }
 
 // Changes made with the CLI reach the served bundle at the publisher's
