@@ -15,21 +15,23 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	opabundle "github.com/open-policy-agent/opa/v1/bundle"
 	"github.com/open-policy-agent/opa/v1/rego"
+
+	"github.com/gaia-platform/iam/internal/testkit"
 )
 
 const bundlePath = "/bundles/gaia.tar.gz"
 
 func TestBundle_ServedSignedWithSeededRolesKeysAndPolicy(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	e.must("", "seed", "--file", examplesSeed)
-	srv := e.serve()
-	r, b := srv.bundle(t, "")
+	e := testkit.NewIAM(t)
+	e.Must("", "seed", "--file", testkit.ExampleSeed)
+	srv := e.Serve()
+	r, b := bundle(t, srv, "")
 
-	if ct := r.header.Get("Content-Type"); ct != "application/gzip" {
+	if ct := r.Header.Get("Content-Type"); ct != "application/gzip" {
 		t.Errorf("Content-Type %q, want application/gzip", ct)
 	}
-	if etag := r.header.Get("ETag"); etag != `"`+b.Manifest.Revision+`"` || len(b.Manifest.Revision) != 64 {
+	if etag := r.Header.Get("ETag"); etag != `"`+b.Manifest.Revision+`"` || len(b.Manifest.Revision) != 64 {
 		t.Errorf("ETag %s for revision %q, want the quoted revision", etag, b.Manifest.Revision)
 	}
 	var paths []string
@@ -48,18 +50,18 @@ func TestBundle_ServedSignedWithSeededRolesKeysAndPolicy(t *testing.T) {
 		"iam-admin": {"iam.audit.read", "iam.roles.write", "iam.users.read", "iam.users.write"},
 	})
 	wantJSON(t, "config", gaia["config"], map[string]string{"issuer": "gaia-iam"})
-	wantJSON(t, "keys", gaia["keys"], json.RawMessage(srv.do(t, http.MethodGet, "/.well-known/jwks.json", "").body))
+	wantJSON(t, "keys", gaia["keys"], json.RawMessage(srv.Do(t, http.MethodGet, "/.well-known/jwks.json", "").Body))
 	wantJSON(t, "revocations", gaia["revocations"], map[string]any{"jti": map[string]any{}, "subjects": map[string]any{}})
 
-	nm := srv.do(t, http.MethodGet, bundlePath, "", "If-None-Match", r.header.Get("ETag"))
-	if nm.status != http.StatusNotModified || len(nm.body) != 0 || nm.header.Get("ETag") != r.header.Get("ETag") {
-		t.Errorf("If-None-Match the current ETag: %d, %d bytes, ETag %s; want 304, no body, same ETag", nm.status, len(nm.body), nm.header.Get("ETag"))
+	nm := srv.Do(t, http.MethodGet, bundlePath, "", "If-None-Match", r.Header.Get("ETag"))
+	if nm.Status != http.StatusNotModified || len(nm.Body) != 0 || nm.Header.Get("ETag") != r.Header.Get("ETag") {
+		t.Errorf("If-None-Match the current ETag: %d, %d bytes, ETag %s; want 304, no body, same ETag", nm.Status, len(nm.Body), nm.Header.Get("ETag"))
 	}
-	if stale := srv.do(t, http.MethodGet, bundlePath, "", "If-None-Match", `"stale"`); stale.status != http.StatusOK || !bytes.Equal(stale.body, r.body) {
-		t.Errorf("If-None-Match a stale ETag: %d, want 200 and the bundle", stale.status)
+	if stale := srv.Do(t, http.MethodGet, bundlePath, "", "If-None-Match", `"stale"`); stale.Status != http.StatusOK || !bytes.Equal(stale.Body, r.Body) {
+		t.Errorf("If-None-Match a stale ETag: %d, want 200 and the bundle", stale.Status)
 	}
 
-	logs := srv.logs.String()
+	logs := srv.Logs.String()
 	if !strings.Contains(logs, `"msg":"policy bundle compiled"`) || !strings.Contains(logs, b.Manifest.Revision) {
 		t.Errorf("the server did not log the bundle revision it serves:\n%s", logs)
 	}
@@ -73,19 +75,19 @@ func TestBundle_ServedSignedWithSeededRolesKeysAndPolicy(t *testing.T) {
 // issued before them.
 func TestBundle_RoleChangesReachTheServedBundleWithinSeconds(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	e.withUser("alice", alicePassword, "Analyst")
-	aliceID := userID(t, e, "alice")
-	srv := e.serve()
-	token := srv.token(t, "alice", alicePassword)
-	first, b := srv.bundle(t, "")
+	e := testkit.NewIAM(t)
+	e.WithUser("alice", alicePassword, "Analyst")
+	aliceID := e.UserID("alice")
+	srv := e.Serve()
+	token := srv.Token(t, "alice", alicePassword)
+	first, b := bundle(t, srv, "")
 	wantDecision(t, b, token, "inventory.read", true)
 	wantDecision(t, b, token, "inventory.write", false, "permission_missing")
 
-	e.must("", "role", "grant", "Analyst", "inventory.write")
-	e.must("", "user", "remove-role", "alice", "Analyst")
+	e.Must("", "role", "grant", "Analyst", "inventory.write")
+	e.Must("", "user", "remove-role", "alice", "Analyst")
 
-	_, b = srv.bundleWhere(t, first.header.Get("ETag"), func(b opabundle.Bundle) bool {
+	_, b = bundleWhere(t, srv, first.Header.Get("ETag"), func(b opabundle.Bundle) bool {
 		gaia := b.Data["gaia"].(map[string]any)
 		analyst, _ := gaia["roles"].(map[string]any)["Analyst"].([]any)
 		_, revoked := gaia["revocations"].(map[string]any)["subjects"].(map[string]any)[aliceID]
@@ -98,31 +100,31 @@ func TestBundle_RoleChangesReachTheServedBundleWithinSeconds(t *testing.T) {
 // polling through a load balancer sees one ETag, not one per replica.
 func TestBundle_ReplicasOnOneDatabaseServeByteIdenticalBundles(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	e.withUser("alice", alicePassword, "Analyst")
-	e.must("", "user", "remove-role", "alice", "Analyst") // a revocation in the data, too
-	a, b := e.serve(), e.serve()
-	ra, _ := a.bundle(t, "")
-	rb, _ := b.bundle(t, "")
-	if !bytes.Equal(ra.body, rb.body) || ra.header.Get("ETag") != rb.header.Get("ETag") {
+	e := testkit.NewIAM(t)
+	e.WithUser("alice", alicePassword, "Analyst")
+	e.Must("", "user", "remove-role", "alice", "Analyst") // a revocation in the data, too
+	a, b := e.Serve(), e.Serve()
+	ra, _ := bundle(t, a, "")
+	rb, _ := bundle(t, b, "")
+	if !bytes.Equal(ra.Body, rb.Body) || ra.Header.Get("ETag") != rb.Header.Get("ETag") {
 		t.Fatalf("replicas serve different bundles: ETags %s and %s, %d and %d bytes",
-			ra.header.Get("ETag"), rb.header.Get("ETag"), len(ra.body), len(rb.body))
+			ra.Header.Get("ETag"), rb.Header.Get("ETag"), len(ra.Body), len(rb.Body))
 	}
 }
 
 func TestBundle_DisablingAUserRevokesItsTokens(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	e.withUser("alice", alicePassword, "Viewer")
-	aliceID := userID(t, e, "alice")
-	srv := e.serve()
-	first, _ := srv.bundle(t, "")
+	e := testkit.NewIAM(t)
+	e.WithUser("alice", alicePassword, "Viewer")
+	aliceID := e.UserID("alice")
+	srv := e.Serve()
+	first, _ := bundle(t, srv, "")
 	before := time.Now().Unix()
-	e.must("", "user", "disable", "alice")
+	e.Must("", "user", "disable", "alice")
 	after := time.Now().Unix()
 
 	var notBefore json.Number
-	srv.bundleWhere(t, first.header.Get("ETag"), func(b opabundle.Bundle) bool {
+	bundleWhere(t, srv, first.Header.Get("ETag"), func(b opabundle.Bundle) bool {
 		subjects := b.Data["gaia"].(map[string]any)["revocations"].(map[string]any)["subjects"].(map[string]any)
 		notBefore, _ = subjects[aliceID].(json.Number)
 		return notBefore != ""
@@ -134,17 +136,17 @@ func TestBundle_DisablingAUserRevokesItsTokens(t *testing.T) {
 
 // bundle fetches the served bundle and reads it as OPA does, verifying its
 // signature with the key the server publishes in its JWKS, under its kid.
-func (s *server) bundle(t *testing.T, ifNoneMatch string) (response, opabundle.Bundle) {
+func bundle(t *testing.T, s *testkit.Server, ifNoneMatch string) (testkit.Response, opabundle.Bundle) {
 	t.Helper()
 	var header []string
 	if ifNoneMatch != "" {
 		header = []string{"If-None-Match", ifNoneMatch}
 	}
-	r := s.do(t, http.MethodGet, bundlePath, "", header...)
-	if r.status != http.StatusOK {
-		t.Fatalf("GET %s: %d %s", bundlePath, r.status, r.body)
+	r := s.Do(t, http.MethodGet, bundlePath, "", header...)
+	if r.Status != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", bundlePath, r.Status, r.Body)
 	}
-	b, err := opabundle.NewReader(bytes.NewReader(r.body)).WithBundleVerificationConfig(s.bundleVerification(t)).Read()
+	b, err := opabundle.NewReader(bytes.NewReader(r.Body)).WithBundleVerificationConfig(bundleVerification(t, s)).Read()
 	if err != nil {
 		t.Fatalf("read and verify the served bundle: %v", err)
 	}
@@ -153,12 +155,12 @@ func (s *server) bundle(t *testing.T, ifNoneMatch string) (response, opabundle.B
 
 // bundleWhere polls the bundle, for at most 10 seconds, until one other
 // than the ETag stale meets cond.
-func (s *server) bundleWhere(t *testing.T, stale string, cond func(opabundle.Bundle) bool) (response, opabundle.Bundle) {
+func bundleWhere(t *testing.T, s *testkit.Server, stale string, cond func(opabundle.Bundle) bool) (testkit.Response, opabundle.Bundle) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if r := s.do(t, http.MethodGet, bundlePath, "", "If-None-Match", stale); r.status != http.StatusNotModified {
-			r, b := s.bundle(t, "")
+		if r := s.Do(t, http.MethodGet, bundlePath, "", "If-None-Match", stale); r.Status != http.StatusNotModified {
+			r, b := bundle(t, s, "")
 			if cond(b) {
 				return r, b
 			}
@@ -170,9 +172,9 @@ func (s *server) bundleWhere(t *testing.T, stale string, cond func(opabundle.Bun
 	}
 }
 
-func (s *server) bundleVerification(t *testing.T) *opabundle.VerificationConfig {
+func bundleVerification(t *testing.T, s *testkit.Server) *opabundle.VerificationConfig {
 	t.Helper()
-	set, err := jwk.Parse(s.do(t, http.MethodGet, "/.well-known/jwks.json", "").body)
+	set, err := jwk.Parse(s.Do(t, http.MethodGet, "/.well-known/jwks.json", "").Body)
 	if err != nil {
 		t.Fatal(err)
 	}

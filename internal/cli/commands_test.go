@@ -8,22 +8,25 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jwt"
 
 	"github.com/gaia-platform/iam/internal/cli"
+	"github.com/gaia-platform/iam/internal/testkit"
 )
 
 func TestCreateSuperuser_GetsTheIAMAdminRole(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	e.must("s3cret-admin-pw\n", "createsuperuser", "--username", "root", "--password-stdin")
-	srv := e.serve()
-	tok, err := jwt.ParseString(srv.token(t, "root", "s3cret-admin-pw"), jwt.WithVerify(false))
+	e := testkit.NewIAM(t)
+	e.Must("s3cret-admin-pw\n", "createsuperuser", "--username", "root", "--password-stdin")
+	srv := e.Serve()
+	tok, err := jwt.ParseString(srv.Token(t, "root", "s3cret-admin-pw"), jwt.WithVerify(false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,39 +35,39 @@ func TestCreateSuperuser_GetsTheIAMAdminRole(t *testing.T) {
 	assertStrings(t, "roles", roles, "iam-admin")
 	assertStrings(t, "permissions", perms, "iam.audit.read", "iam.roles.write", "iam.users.read", "iam.users.write")
 
-	r := e.run("other-password\n", "createsuperuser", "--username", "ROOT", "--password-stdin")
+	r := e.Run("other-password\n", "createsuperuser", "--username", "ROOT", "--password-stdin")
 	assertFails(t, r, "already taken")
 }
 
 func TestUserCreate_RefusesPasswordWithoutStdinOrTerminal(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	assertFails(t, e.run("", "user", "create", "carol"), "--password-stdin")
-	assertFails(t, e.run("short\n", "user", "create", "carol", "--password-stdin"), "8 to 1024")
-	assertFails(t, e.run("long enough pw\n", "user", "create", "carol", "--password-stdin", "--role", "Nope"), `unknown role: "Nope"`)
-	assertFails(t, e.run("long enough pw\n", "user", "create", "bad name", "--password-stdin"), "invalid username")
-	if out := e.must("", "user", "list"); strings.Contains(out, "carol") {
+	e := testkit.NewIAM(t)
+	assertFails(t, e.Run("", "user", "create", "carol"), "--password-stdin")
+	assertFails(t, e.Run("short\n", "user", "create", "carol", "--password-stdin"), "8 to 1024")
+	assertFails(t, e.Run("long enough pw\n", "user", "create", "carol", "--password-stdin", "--role", "Nope"), `unknown role: "Nope"`)
+	assertFails(t, e.Run("long enough pw\n", "user", "create", "bad name", "--password-stdin"), "invalid username")
+	if out := e.Must("", "user", "list"); strings.Contains(out, "carol") {
 		t.Fatalf("a failed create left a user behind:\n%s", out)
 	}
-	assertFails(t, e.run("", "user", "disable", "ghost"), `user not found: "ghost"`)
+	assertFails(t, e.Run("", "user", "disable", "ghost"), `user not found: "ghost"`)
 }
 
 func TestRoleChanges_AreAuditedOnceAndIdempotent(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	e.must("", "seed", "--file", examplesSeed)
-	e.must("", "role", "grant", "Viewer", "analytics.report.view")
-	if out := e.must("", "role", "grant", "viewer", "analytics.report.view"); !strings.HasPrefix(out, "nothing to do") {
+	e := testkit.NewIAM(t)
+	e.Must("", "seed", "--file", testkit.ExampleSeed)
+	e.Must("", "role", "grant", "Viewer", "analytics.report.view")
+	if out := e.Must("", "role", "grant", "viewer", "analytics.report.view"); !strings.HasPrefix(out, "nothing to do") {
 		t.Fatalf("second grant: %q", out)
 	}
-	if n := len(auditEvents(t, e, "role.permission.granted")); n != 6+1 { // 6 from the seed, 1 here
+	if n := len(e.AuditEvents("role.permission.granted")); n != 6+1 { // 6 from the seed, 1 here
 		t.Fatalf("%d grant events, want 7", n)
 	}
-	e.must("", "role", "revoke", "Viewer", "analytics.report.view")
-	assertFails(t, e.run("", "role", "grant", "Viewer", "inventory.delete"), `unknown permission: "inventory.delete"`)
-	assertFails(t, e.run("", "role", "grant", "Ghost", "inventory.read"), `unknown role: "Ghost"`)
-	assertFails(t, e.run("", "role", "revoke", "iam-admin", "iam.users.read"), "built-in")
-	list := e.must("", "role", "list")
+	e.Must("", "role", "revoke", "Viewer", "analytics.report.view")
+	assertFails(t, e.Run("", "role", "grant", "Viewer", "inventory.delete"), `unknown permission: "inventory.delete"`)
+	assertFails(t, e.Run("", "role", "grant", "Ghost", "inventory.read"), `unknown role: "Ghost"`)
+	assertFails(t, e.Run("", "role", "revoke", "iam-admin", "iam.users.read"), "built-in")
+	list := e.Must("", "role", "list")
 	if !strings.Contains(list, "Viewer") || strings.Contains(list, "inventory.delete") {
 		t.Fatalf("role list:\n%s", list)
 	}
@@ -72,11 +75,11 @@ func TestRoleChanges_AreAuditedOnceAndIdempotent(t *testing.T) {
 
 func TestSeed_IsIdempotentAndAllOrNothing(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	if out := e.must("", "seed", "--file", examplesSeed); !strings.Contains(out, "seed applied: 12 changes") {
+	e := testkit.NewIAM(t)
+	if out := e.Must("", "seed", "--file", testkit.ExampleSeed); !strings.Contains(out, "seed applied: 12 changes") {
 		t.Fatalf("first seed: %s", out)
 	}
-	if out := e.must("", "seed", "--file", examplesSeed); strings.TrimSpace(out) != "seed applied: 0 changes" {
+	if out := e.Must("", "seed", "--file", testkit.ExampleSeed); strings.TrimSpace(out) != "seed applied: 0 changes" {
 		t.Fatalf("second seed changed something: %s", out)
 	}
 	bad := writeFile(t, "bad.yaml", `
@@ -86,19 +89,19 @@ roles:
   - name: Billing
     permissions: [billing.read, billing.wirte]
 `)
-	before := e.must("", "role", "list")
-	assertFails(t, e.run("", "seed", "--file", bad), `unknown permission: "billing.wirte"`)
-	if after := e.must("", "role", "list"); after != before {
+	before := e.Must("", "role", "list")
+	assertFails(t, e.Run("", "seed", "--file", bad), `unknown permission: "billing.wirte"`)
+	if after := e.Must("", "role", "list"); after != before {
 		t.Fatalf("a failed seed changed roles:\n%s", after)
 	}
-	assertFails(t, e.run("", "seed", "--file", writeFile(t, "typo.yaml", "rolez: []\n")), "field rolez not found")
-	assertFails(t, e.run("", "seed", "--file", writeFile(t, "code.yaml", "permissions: [{code: Inventory}]\n")), "invalid permission code")
-	assertFails(t, e.run("", "seed", "--file", filepath.Join(t.TempDir(), "missing.yaml")), "no such file")
+	assertFails(t, e.Run("", "seed", "--file", writeFile(t, "typo.yaml", "rolez: []\n")), "field rolez not found")
+	assertFails(t, e.Run("", "seed", "--file", writeFile(t, "code.yaml", "permissions: [{code: Inventory}]\n")), "invalid permission code")
+	assertFails(t, e.Run("", "seed", "--file", filepath.Join(t.TempDir(), "missing.yaml")), "no such file")
 }
 
 func TestServe_InvalidConfigurationNamesTheVariable(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	e := testkit.NewIAM(t)
 	dir := t.TempDir()
 	weak, _ := rsa.GenerateKey(rand.Reader, 1024)
 	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -119,9 +122,9 @@ func TestServe_InvalidConfigurationNamesTheVariable(t *testing.T) {
 		{[]string{"--signing-key-file", garbage}, "IAM_SIGNING_KEY_FILE"},
 	}
 	for _, c := range cases {
-		r := e.run("", append([]string{"serve", "--http-addr", "127.0.0.1:0"}, c.args...)...)
+		r := e.Run("", append([]string{"serve", "--http-addr", "127.0.0.1:0"}, c.args...)...)
 		if c.args[0] == "--http-addr" {
-			r = e.run("", append([]string{"serve"}, c.args...)...)
+			r = e.Run("", append([]string{"serve"}, c.args...)...)
 		}
 		assertFails(t, r, c.want)
 	}
@@ -131,12 +134,12 @@ func TestCommands_MissingOrUnreachableDatabaseIsOneLine(t *testing.T) {
 	t.Setenv("IAM_DATABASE_URL", "")
 	var out, errb strings.Builder
 	code := cli.Run(context.Background(), []string{"user", "list"}, cli.IO{In: strings.NewReader(""), Out: &out, Err: &errb})
-	assertFails(t, result{code: code, err: errb.String()}, "IAM_DATABASE_URL is not set")
+	assertFails(t, testkit.Result{Code: code, Stderr: errb.String()}, "IAM_DATABASE_URL is not set")
 
 	errb.Reset()
 	url := "postgres://gaia:hunter2-secret@127.0.0.1:1/gaia?connect_timeout=2"
 	code = cli.Run(context.Background(), []string{"--database-url", url, "serve"}, cli.IO{In: strings.NewReader(""), Out: &out, Err: &errb})
-	assertFails(t, result{code: code, err: errb.String()}, "unreachable")
+	assertFails(t, testkit.Result{Code: code, Stderr: errb.String()}, "unreachable")
 	if strings.Contains(errb.String(), "hunter2") {
 		t.Fatalf("the database password reached the error: %s", errb.String())
 	}
@@ -154,14 +157,56 @@ func TestHelp_ListsEveryFlag(t *testing.T) {
 	}
 }
 
-func assertFails(t *testing.T, r result, want string) {
-	t.Helper()
-	if r.code != 1 {
-		t.Fatalf("exit code %d, want 1 (stderr %q)", r.code, r.err)
+// TestKeysPublic_PrintsTheServedKey checks that `iam keys public` prints
+// the key the server publishes, as PEM and, with --one-line, as the same PEM
+// on one line with literal \n escapes.
+func TestKeysPublic_PrintsTheServedKey(t *testing.T) {
+	t.Parallel()
+	e := testkit.NewIAM(t)
+	srv := e.Serve()
+	set, err := jwk.Parse(srv.Do(t, http.MethodGet, "/.well-known/jwks.json", "").Body)
+	if err != nil {
+		t.Fatal(err)
 	}
-	line := strings.TrimSpace(r.err)
+	if set.Len() != 1 {
+		t.Fatalf("JWKS has %d keys, want 1", set.Len())
+	}
+	jwkKey, _ := set.Key(0)
+	var served rsa.PublicKey
+	if err := jwkKey.Raw(&served); err != nil {
+		t.Fatal(err)
+	}
+
+	out := e.Must("", "keys", "public", "--signing-key-file", e.KeyFile)
+	block, rest := pem.Decode([]byte(out))
+	if block == nil || block.Type != "PUBLIC KEY" || len(rest) != 0 {
+		t.Fatalf("keys public printed %q, want one PEM PUBLIC KEY block and nothing else", out)
+	}
+	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rsaPub, ok := pub.(*rsa.PublicKey); !ok || !rsaPub.Equal(&served) {
+		t.Fatalf("keys public printed a %T that is not the served JWKS key", pub)
+	}
+
+	line := e.Must("", "keys", "public", "--signing-key-file", e.KeyFile, "--one-line")
+	if strings.Count(line, "\n") != 1 || !strings.HasSuffix(line, "\n") || !strings.HasPrefix(line, `-----BEGIN PUBLIC KEY-----\n`) {
+		t.Fatalf("keys public --one-line printed %q, want one line with \\n escapes", line)
+	}
+	if got := strings.ReplaceAll(strings.TrimSuffix(line, "\n"), `\n`, "\n"); got != out {
+		t.Fatalf("keys public --one-line unescapes to %q, want the PEM %q", got, out)
+	}
+}
+
+func assertFails(t *testing.T, r testkit.Result, want string) {
+	t.Helper()
+	if r.Code != 1 {
+		t.Fatalf("exit code %d, want 1 (stderr %q)", r.Code, r.Stderr)
+	}
+	line := strings.TrimSpace(r.Stderr)
 	if strings.Contains(line, "\n") || !strings.HasPrefix(line, "iam: ") || !strings.Contains(line, want) {
-		t.Fatalf("stderr %q, want one line starting iam: and containing %q", r.err, want)
+		t.Fatalf("stderr %q, want one line starting iam: and containing %q", r.Stderr, want)
 	}
 }
 

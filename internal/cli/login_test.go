@@ -11,6 +11,8 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
 	"github.com/lestrrat-go/jwx/v2/jwt"
+
+	"github.com/gaia-platform/iam/internal/testkit"
 )
 
 const alicePassword = "correct horse battery staple"
@@ -19,16 +21,16 @@ const alicePassword = "correct horse battery staple"
 // create a user, log in, and verify the token with the server's JWKS.
 func TestTour_TokenCarriesRolesAndPermissions(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	e.must("", "migrate")
-	e.withUser("alice", alicePassword, "Analyst")
-	srv := e.serve()
-	id := userID(t, e, "alice")
+	e := testkit.NewIAM(t)
+	e.Must("", "migrate")
+	e.WithUser("alice", alicePassword, "Analyst")
+	srv := e.Serve()
+	id := e.UserID("alice")
 
 	before := time.Now().Truncate(time.Second)
-	raw := srv.token(t, "alice", alicePassword)
+	raw := srv.Token(t, "alice", alicePassword)
 
-	set, err := jwk.Fetch(context.Background(), srv.url+"/.well-known/jwks.json")
+	set, err := jwk.Fetch(context.Background(), srv.URL+"/.well-known/jwks.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,8 +71,8 @@ func TestTour_TokenCarriesRolesAndPermissions(t *testing.T) {
 	}
 
 	// A permission granted afterwards appears in the next token.
-	e.must("", "role", "grant", "Analyst", "inventory.write")
-	next, err := jwt.ParseString(srv.token(t, "alice", alicePassword), jwt.WithKeySet(set))
+	e.Must("", "role", "grant", "Analyst", "inventory.write")
+	next, err := jwt.ParseString(srv.Token(t, "alice", alicePassword), jwt.WithKeySet(set))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,18 +83,18 @@ func TestTour_TokenCarriesRolesAndPermissions(t *testing.T) {
 	}
 
 	// A disabled user cannot log in.
-	e.must("", "user", "disable", "alice")
-	assertError(t, srv.login(t, "alice", alicePassword), http.StatusUnauthorized, "invalid_credentials")
+	e.Must("", "user", "disable", "alice")
+	testkit.AssertError(t, srv.Login(t, "alice", alicePassword), http.StatusUnauthorized, "invalid_credentials")
 }
 
 func TestLogin_PermissionsAreSortedUnionOfRoles(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	e.withUser("bob", alicePassword, "Viewer")
-	e.must("", "user", "add-role", "bob", "admin") // role names match case-insensitively
-	e.must("", "user", "add-role", "bob", "Analyst")
-	srv := e.serve()
-	tok, err := jwt.ParseString(srv.token(t, "BOB", alicePassword), jwt.WithVerify(false))
+	e := testkit.NewIAM(t)
+	e.WithUser("bob", alicePassword, "Viewer")
+	e.Must("", "user", "add-role", "bob", "admin") // role names match case-insensitively
+	e.Must("", "user", "add-role", "bob", "Analyst")
+	srv := e.Serve()
+	tok, err := jwt.ParseString(srv.Token(t, "BOB", alicePassword), jwt.WithVerify(false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,10 +103,10 @@ func TestLogin_PermissionsAreSortedUnionOfRoles(t *testing.T) {
 	assertStrings(t, "roles", roles, "Admin", "Analyst", "Viewer")
 	assertStrings(t, "permissions", perms, "analytics.report.view", "inventory.read", "inventory.write")
 
-	e.must("", "user", "remove-role", "bob", "Admin")
-	e.must("", "user", "remove-role", "bob", "Analyst")
-	e.must("", "user", "remove-role", "bob", "Viewer")
-	tok, _ = jwt.ParseString(srv.token(t, "bob", alicePassword), jwt.WithVerify(false))
+	e.Must("", "user", "remove-role", "bob", "Admin")
+	e.Must("", "user", "remove-role", "bob", "Analyst")
+	e.Must("", "user", "remove-role", "bob", "Viewer")
+	tok, _ = jwt.ParseString(srv.Token(t, "bob", alicePassword), jwt.WithVerify(false))
 	roles, _ = tok.Get("roles")
 	perms, _ = tok.Get("permissions")
 	assertStrings(t, "roles without any", roles)
@@ -113,24 +115,24 @@ func TestLogin_PermissionsAreSortedUnionOfRoles(t *testing.T) {
 
 func TestLogin_FailuresAreIndistinguishableAndAudited(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	e.withUser("alice", alicePassword, "Viewer")
-	e.withUser("dora", alicePassword, "Viewer")
-	e.must("", "user", "disable", "dora")
-	srv := e.serve()
+	e := testkit.NewIAM(t)
+	e.WithUser("alice", alicePassword, "Viewer")
+	e.WithUser("dora", alicePassword, "Viewer")
+	e.Must("", "user", "disable", "dora")
+	srv := e.Serve()
 
-	wrong := srv.login(t, "alice", "not-the-password")
-	unknown := srv.login(t, "nobody", alicePassword)
-	disabled := srv.login(t, "dora", alicePassword)
-	for _, r := range []response{wrong, unknown, disabled} {
-		assertError(t, r, http.StatusUnauthorized, "invalid_credentials")
-		if string(r.body) != string(wrong.body) {
-			t.Fatalf("failure bodies differ: %s vs %s", r.body, wrong.body)
+	wrong := srv.Login(t, "alice", "not-the-password")
+	unknown := srv.Login(t, "nobody", alicePassword)
+	disabled := srv.Login(t, "dora", alicePassword)
+	for _, r := range []testkit.Response{wrong, unknown, disabled} {
+		testkit.AssertError(t, r, http.StatusUnauthorized, "invalid_credentials")
+		if string(r.Body) != string(wrong.Body) {
+			t.Fatalf("failure bodies differ: %s vs %s", r.Body, wrong.Body)
 		}
 	}
-	srv.token(t, "alice", alicePassword)
+	srv.Token(t, "alice", alicePassword)
 
-	failed := auditEvents(t, e, "auth.login.failed")
+	failed := e.AuditEvents("auth.login.failed")
 	if len(failed) != 3 {
 		t.Fatalf("%d failed-login events, want 3", len(failed))
 	}
@@ -145,15 +147,15 @@ func TestLogin_FailuresAreIndistinguishableAndAudited(t *testing.T) {
 	if !slices.Equal(reasons, []string{"account_disabled", "unknown_user", "wrong_password"}) {
 		t.Fatalf("reasons %v", reasons)
 	}
-	ok := auditEvents(t, e, "auth.login.succeeded")
+	ok := e.AuditEvents("auth.login.succeeded")
 	if len(ok) != 1 || ok[0]["ip"] != "127.0.0.1" {
 		t.Fatalf("successful logins audited: %v", ok)
 	}
-	everything := e.must("", "audit", "list", "--limit", "1000")
+	everything := e.Must("", "audit", "list", "--limit", "1000")
 	if strings.Contains(everything, alicePassword) || strings.Contains(everything, "not-the-password") {
 		t.Fatal("a password reached the audit trail")
 	}
-	if logs := srv.logs.String(); strings.Contains(logs, alicePassword) || strings.Contains(logs, "not-the-password") {
+	if logs := srv.Logs.String(); strings.Contains(logs, alicePassword) || strings.Contains(logs, "not-the-password") {
 		t.Fatal("a password reached the server log")
 	}
 }
@@ -162,14 +164,14 @@ func TestLogin_FailuresAreIndistinguishableAndAudited(t *testing.T) {
 // equalisation coarsely: without it an unknown username answers an order of
 // magnitude faster than a wrong password. The bound is loose on purpose.
 func TestLogin_UnknownUserCostsAHashVerification(t *testing.T) {
-	e := newEnv(t)
-	e.withUser("alice", alicePassword, "Viewer")
-	srv := e.serve()
+	e := testkit.NewIAM(t)
+	e.WithUser("alice", alicePassword, "Viewer")
+	srv := e.Serve()
 	median := func(username string) time.Duration {
 		var d []time.Duration
 		for range 7 {
 			start := time.Now()
-			srv.login(t, username, "wrong password!")
+			srv.Login(t, username, "wrong password!")
 			d = append(d, time.Since(start))
 		}
 		slices.Sort(d)
@@ -183,9 +185,9 @@ func TestLogin_UnknownUserCostsAHashVerification(t *testing.T) {
 
 func TestLogin_BadRequestsAre400AndChangeNothing(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	e.withUser("alice", alicePassword, "Viewer")
-	srv := e.serve()
+	e := testkit.NewIAM(t)
+	e.WithUser("alice", alicePassword, "Viewer")
+	srv := e.Serve()
 	cases := map[string]string{
 		"malformed JSON":   `{"username": "alice", "password": `,
 		"empty body":       ``,
@@ -197,11 +199,11 @@ func TestLogin_BadRequestsAre400AndChangeNothing(t *testing.T) {
 	}
 	for name, body := range cases {
 		t.Run(name, func(t *testing.T) {
-			r := srv.do(t, http.MethodPost, "/auth/login", body, "Content-Type", "application/json")
-			assertError(t, r, http.StatusBadRequest, "invalid_request")
+			r := srv.Do(t, http.MethodPost, "/auth/login", body, "Content-Type", "application/json")
+			testkit.AssertError(t, r, http.StatusBadRequest, "invalid_request")
 		})
 	}
-	if n := len(auditEvents(t, e, "auth.login.failed")) + len(auditEvents(t, e, "auth.login.succeeded")); n != 0 {
+	if n := len(e.AuditEvents("auth.login.failed")) + len(e.AuditEvents("auth.login.succeeded")); n != 0 {
 		t.Fatalf("bad requests wrote %d login events", n)
 	}
 }

@@ -19,28 +19,30 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
 	"github.com/lestrrat-go/jwx/v2/jwt"
+
+	"github.com/gaia-platform/iam/internal/testkit"
 )
 
 func TestMe_ReturnsVerifiedClaimsAndProfile(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	e.withUser("alice", alicePassword, "Analyst")
-	srv := e.serve()
-	r := srv.me(t, srv.token(t, "alice", alicePassword))
-	if r.status != http.StatusOK {
-		t.Fatalf("status %d: %s", r.status, r.body)
+	e := testkit.NewIAM(t)
+	e.WithUser("alice", alicePassword, "Analyst")
+	srv := e.Serve()
+	r := srv.Me(t, srv.Token(t, "alice", alicePassword))
+	if r.Status != http.StatusOK {
+		t.Fatalf("status %d: %s", r.Status, r.Body)
 	}
 	var body struct {
 		Claims map[string]any `json:"claims"`
 		User   map[string]any `json:"user"`
 	}
-	if err := json.Unmarshal(r.body, &body); err != nil {
+	if err := json.Unmarshal(r.Body, &body); err != nil {
 		t.Fatal(err)
 	}
-	id := userID(t, e, "alice")
+	id := e.UserID("alice")
 	if body.Claims["sub"] != id || body.Claims["username"] != "alice" || body.User["id"] != id ||
 		body.User["username"] != "alice" || body.User["state"] != "active" || body.User["last_login_at"] == nil {
-		t.Fatalf("unexpected /auth/me body: %s", r.body)
+		t.Fatalf("unexpected /auth/me body: %s", r.Body)
 	}
 	if exp, ok := body.Claims["exp"].(float64); !ok || exp < float64(time.Now().Unix()) {
 		t.Fatalf("claims exp %v is not the token's expiry in seconds", body.Claims["exp"])
@@ -53,12 +55,12 @@ func TestMe_ReturnsVerifiedClaimsAndProfile(t *testing.T) {
 // TestMe_RejectsUntrustworthyTokens covers the JWT attacks of RFC 8725.
 func TestMe_RejectsUntrustworthyTokens(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	e.withUser("alice", alicePassword, "Analyst")
-	srv := e.serve()
-	good := srv.token(t, "alice", alicePassword)
-	realKey := readKey(t, e.keyFile)
-	set, err := jwk.Fetch(context.Background(), srv.url+"/.well-known/jwks.json")
+	e := testkit.NewIAM(t)
+	e.WithUser("alice", alicePassword, "Analyst")
+	srv := e.Serve()
+	good := srv.Token(t, "alice", alicePassword)
+	realKey := readKey(t, e.KeyFile)
+	set, err := jwk.Fetch(context.Background(), srv.URL+"/.well-known/jwks.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,36 +126,36 @@ func TestMe_RejectsUntrustworthyTokens(t *testing.T) {
 	}
 	// The real key with the original claims is accepted: the cases fail for
 	// the one reason each names.
-	if r := srv.me(t, sign(jwa.RS256, realKey, kid, nil)); r.status != http.StatusOK {
-		t.Fatalf("control token rejected: %d %s", r.status, r.body)
+	if r := srv.Me(t, sign(jwa.RS256, realKey, kid, nil)); r.Status != http.StatusOK {
+		t.Fatalf("control token rejected: %d %s", r.Status, r.Body)
 	}
 	for name, tok := range cases {
 		t.Run(name, func(t *testing.T) {
-			r := srv.me(t, tok)
+			r := srv.Me(t, tok)
 			if name == "missing" {
-				r = srv.do(t, http.MethodGet, "/auth/me", "")
+				r = srv.Do(t, http.MethodGet, "/auth/me", "")
 			}
-			assertError(t, r, http.StatusUnauthorized, "invalid_token")
-			if got := r.header.Get("WWW-Authenticate"); got != `Bearer error="invalid_token"` {
+			testkit.AssertError(t, r, http.StatusUnauthorized, "invalid_token")
+			if got := r.Header.Get("WWW-Authenticate"); got != `Bearer error="invalid_token"` {
 				t.Fatalf("WWW-Authenticate = %q", got)
 			}
 		})
 	}
 
-	e.must("", "user", "disable", "alice")
-	assertError(t, srv.me(t, good), http.StatusUnauthorized, "invalid_token")
+	e.Must("", "user", "disable", "alice")
+	testkit.AssertError(t, srv.Me(t, good), http.StatusUnauthorized, "invalid_token")
 }
 
 func TestJWKS_PublishesOnlyThePublicKey(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	srv := e.serve()
-	r := srv.do(t, http.MethodGet, "/.well-known/jwks.json", "")
+	e := testkit.NewIAM(t)
+	srv := e.Serve()
+	r := srv.Do(t, http.MethodGet, "/.well-known/jwks.json", "")
 	var doc struct {
 		Keys []map[string]any `json:"keys"`
 	}
-	if err := json.Unmarshal(r.body, &doc); err != nil || len(doc.Keys) != 1 {
-		t.Fatalf("JWKS %s: %v", r.body, err)
+	if err := json.Unmarshal(r.Body, &doc); err != nil || len(doc.Keys) != 1 {
+		t.Fatalf("JWKS %s: %v", r.Body, err)
 	}
 	k := doc.Keys[0]
 	for _, private := range []string{"d", "p", "q", "dp", "dq", "qi"} {
@@ -165,35 +167,35 @@ func TestJWKS_PublishesOnlyThePublicKey(t *testing.T) {
 		t.Fatalf("JWKS key %v", k)
 	}
 	// kid is the RFC 7638 thumbprint of the configured key.
-	want, _ := jwk.FromRaw(&readKey(t, e.keyFile).PublicKey)
+	want, _ := jwk.FromRaw(&readKey(t, e.KeyFile).PublicKey)
 	tp, _ := want.Thumbprint(crypto.SHA256)
 	if k["kid"] != base64.RawURLEncoding.EncodeToString(tp) {
 		t.Fatalf("kid %v is not the key's RFC 7638 thumbprint", k["kid"])
 	}
 
-	d := srv.do(t, http.MethodGet, "/.well-known/openid-configuration", "").json(t)
-	if d["issuer"] != "gaia-iam" || d["jwks_uri"] != srv.url+"/.well-known/jwks.json" ||
-		d["token_endpoint"] != srv.url+"/auth/login" {
+	d := srv.Do(t, http.MethodGet, "/.well-known/openid-configuration", "").JSON(t)
+	if d["issuer"] != "gaia-iam" || d["jwks_uri"] != srv.URL+"/.well-known/jwks.json" ||
+		d["token_endpoint"] != srv.URL+"/auth/login" {
 		t.Fatalf("discovery document %v", d)
 	}
-	if r := srv.do(t, http.MethodGet, "/healthz", ""); r.status != http.StatusOK {
-		t.Fatalf("healthz %d", r.status)
+	if r := srv.Do(t, http.MethodGet, "/healthz", ""); r.Status != http.StatusOK {
+		t.Fatalf("healthz %d", r.Status)
 	}
-	assertError(t, srv.do(t, http.MethodGet, "/no/such/path", ""), http.StatusNotFound, "not_found")
-	assertError(t, srv.do(t, http.MethodDelete, "/auth/login", ""), http.StatusMethodNotAllowed, "method_not_allowed")
+	testkit.AssertError(t, srv.Do(t, http.MethodGet, "/no/such/path", ""), http.StatusNotFound, "not_found")
+	testkit.AssertError(t, srv.Do(t, http.MethodDelete, "/auth/login", ""), http.StatusMethodNotAllowed, "method_not_allowed")
 }
 
 func TestServe_ReplicasShareOneGeneratedKey(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	e.withUser("alice", alicePassword, "Viewer")
-	a := e.serve("--signing-key-file", "")
-	b := e.serve("--signing-key-file", "")
-	ja, jb := a.do(t, http.MethodGet, "/.well-known/jwks.json", ""), b.do(t, http.MethodGet, "/.well-known/jwks.json", "")
-	if string(ja.body) != string(jb.body) {
-		t.Fatalf("replicas publish different keys:\n%s\n%s", ja.body, jb.body)
+	e := testkit.NewIAM(t)
+	e.WithUser("alice", alicePassword, "Viewer")
+	a := e.Serve("--signing-key-file", "")
+	b := e.Serve("--signing-key-file", "")
+	ja, jb := a.Do(t, http.MethodGet, "/.well-known/jwks.json", ""), b.Do(t, http.MethodGet, "/.well-known/jwks.json", "")
+	if string(ja.Body) != string(jb.Body) {
+		t.Fatalf("replicas publish different keys:\n%s\n%s", ja.Body, jb.Body)
 	}
-	set, err := jwk.Parse(ja.body)
+	set, err := jwk.Parse(ja.Body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,10 +205,10 @@ func TestServe_ReplicasShareOneGeneratedKey(t *testing.T) {
 		t.Fatalf("generated key has %d bits, want 3072 (%v)", raw.N.BitLen(), err)
 	}
 	// A token from one replica verifies on the other.
-	if r := b.me(t, a.token(t, "alice", alicePassword)); r.status != http.StatusOK {
-		t.Fatalf("replica b rejects replica a's token: %d %s", r.status, r.body)
+	if r := b.Me(t, a.Token(t, "alice", alicePassword)); r.Status != http.StatusOK {
+		t.Fatalf("replica b rejects replica a's token: %d %s", r.Status, r.Body)
 	}
-	if _, err := jwt.ParseString(a.token(t, "alice", alicePassword), jwt.WithKeySet(set)); err != nil {
+	if _, err := jwt.ParseString(a.Token(t, "alice", alicePassword), jwt.WithKeySet(set)); err != nil {
 		t.Fatal(err)
 	}
 }
