@@ -198,7 +198,7 @@ func (r Response) JSON(t testing.TB) map[string]any {
 	return m
 }
 
-// Do sends one request to url+path with header name/value pairs.
+// Do sends one request to url with header name/value pairs.
 func Do(t testing.TB, method, url, body string, header ...string) Response {
 	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
