@@ -62,7 +62,7 @@ func TestStockOPA_AnswersLikeTheSDK(t *testing.T) {
 	opaURL := startStockOPA(t, iam)
 	a := newAuthorizer(t, iam, "")
 	ready(t, a)
-	eventually(t, 10*time.Second, "stock OPA activates the bundle", func() bool {
+	testkit.Eventually(t, 10*time.Second, "stock OPA activates the bundle", func() bool {
 		_, ok := askOPA(t, http.DefaultClient, opaURL, analyst, "inventory.read")
 		return ok
 	})
@@ -107,7 +107,7 @@ func BenchmarkStockOPA_HTTPDecision(b *testing.B) {
 	opaURL := startStockOPA(b, iam)
 	tok := iam.token([]string{"Analyst"}, nil)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
-	eventually(b, 10*time.Second, "stock OPA activates the bundle", func() bool {
+	testkit.Eventually(b, 10*time.Second, "stock OPA activates the bundle", func() bool {
 		_, ok := askOPA(b, client, opaURL, tok, "inventory.read")
 		return ok
 	})

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/gaia-platform/iam/internal/testkit"
 	"github.com/gaia-platform/iam/sdk"
 )
 
@@ -34,7 +35,7 @@ func newAuthorizer(t testing.TB, iam *fakeIAM, cacheDir string) *sdk.Authorizer 
 
 func ready(t testing.TB, a *sdk.Authorizer) {
 	t.Helper()
-	eventually(t, 10*time.Second, "first bundle loaded", a.Ready)
+	testkit.Eventually(t, 10*time.Second, "first bundle loaded", a.Ready)
 }
 
 func TestNew_RejectsBadConfig(t *testing.T) {
@@ -114,12 +115,12 @@ func TestAuthorize_FollowsGrantsAndRevocationsAtTheNextPoll(t *testing.T) {
 		t.Fatal("allowed before the grant")
 	}
 	iam.setRole("Analyst", "analytics.report.view", "inventory.read", "inventory.write")
-	eventually(t, 3*poll, "grant reaches the authorizer", func() bool { return a.HasPermission(ctx, tok, "inventory.write") })
+	testkit.Eventually(t, 3*poll, "grant reaches the authorizer", func() bool { return a.HasPermission(ctx, tok, "inventory.write") })
 
 	var claims struct{ JTI string }
 	_ = json.Unmarshal(mustPayload(t, tok), &claims)
 	iam.revokeJTI(claims.JTI)
-	eventually(t, 3*poll, "revocation reaches the authorizer", func() bool {
+	testkit.Eventually(t, 3*poll, "revocation reaches the authorizer", func() bool {
 		d, _ := a.Authorize(ctx, tok, "inventory.read")
 		return slices.Contains(d.Reasons, sdk.ReasonTokenRevoked)
 	})
@@ -176,7 +177,7 @@ func TestAuthorize_KeepsWorkingWhenTheIAMIsDownAndAfterARestart(t *testing.T) {
 	a.Close()
 
 	restarted := newAuthorizer(t, iam, dir)
-	eventually(t, 10*time.Second, "restart from the disk cache while the IAM is down", restarted.Ready)
+	testkit.Eventually(t, 10*time.Second, "restart from the disk cache while the IAM is down", restarted.Ready)
 	if !restarted.HasPermission(ctx, tok, "inventory.read") || restarted.HasPermission(ctx, tok, "inventory.write") {
 		t.Fatal("wrong decisions from the cached bundle")
 	}

@@ -130,17 +130,6 @@ func call(t *testing.T, base, method, token string) int {
 	return testkit.Do(t, method, base+"/items", body, "Authorization", "Bearer "+token, "Content-Type", "application/json").Status
 }
 
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %s", within, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // TestExample_EnforcesPermissionsFromALiveIAM is the end-to-end
 // story, in order, against a real IAM on PostgreSQL.
 func TestExample_EnforcesPermissionsFromALiveIAM(t *testing.T) {
@@ -150,7 +139,7 @@ func TestExample_EnforcesPermissionsFromALiveIAM(t *testing.T) {
 	srv := iam.Serve()
 	proxy := newIAMProxy(t, srv.URL)
 	ex := startExample(t, proxy.srv.URL)
-	eventually(t, 10*time.Second, "example-inventory loads its first bundle", func() bool {
+	testkit.Eventually(t, 10*time.Second, "example-inventory loads its first bundle", func() bool {
 		return testkit.Do(t, http.MethodGet, ex+"/healthz", "").Status == http.StatusOK
 	})
 	alice, bob := srv.Token(t, "alice", password), srv.Token(t, "bob", password)
@@ -174,7 +163,7 @@ func TestExample_EnforcesPermissionsFromALiveIAM(t *testing.T) {
 
 	// A grant reaches the service within a poll, with no new login.
 	iam.Must("", "role", "grant", "Analyst", "inventory.write")
-	eventually(t, 2*poll+time.Second, "the grant reaches the service", func() bool {
+	testkit.Eventually(t, 2*poll+time.Second, "the grant reaches the service", func() bool {
 		return call(t, ex, http.MethodPost, alice) == http.StatusCreated
 	})
 
@@ -191,7 +180,7 @@ func TestExample_EnforcesPermissionsFromALiveIAM(t *testing.T) {
 
 	// Taking the role away voids alice's token within a poll.
 	iam.Must("", "user", "remove-role", "alice", "Analyst")
-	eventually(t, 2*poll+time.Second, "the removal reaches the service", func() bool {
+	testkit.Eventually(t, 2*poll+time.Second, "the removal reaches the service", func() bool {
 		return call(t, ex, http.MethodGet, alice) == http.StatusUnauthorized
 	})
 

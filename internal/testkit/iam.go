@@ -268,3 +268,17 @@ func AssertError(t testing.TB, r Response, status int, code string) {
 		t.Fatalf("error response has fields beyond error and message: %s", r.Body)
 	}
 }
+
+// Eventually polls cond until it holds, failing the test when within
+// passes first. Tests wait for background work this way, never by sleeping
+// a fixed time and hoping.
+func Eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %v: %s", within, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
