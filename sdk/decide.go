@@ -36,6 +36,26 @@ func (a *Authorizer) Authorize(ctx context.Context, token, permission string) (D
 	return d, nil
 }
 
+// AuthorizeInput decides like Authorize with extra input fields (such as
+// "method", "path" or "resource") for custom rules in the policy. The token
+// and permission fields win over extra. These decisions are not cached:
+// they may depend on anything in extra.
+func (a *Authorizer) AuthorizeInput(ctx context.Context, token, permission string, extra map[string]any) (Decision, error) {
+	if a.revision.Load() == nil {
+		return Decision{Reasons: []string{"not_ready"}}, ErrNotReady
+	}
+	input := make(map[string]any, len(extra)+2)
+	for k, v := range extra {
+		input[k] = v
+	}
+	input["token"], input["permission"] = token, permission
+	res, err := a.evaluate(ctx, decisionQuery, input, a.now())
+	if err != nil {
+		return Decision{Reasons: []string{"error"}}, err
+	}
+	return parseDecision(res)
+}
+
 // HasPermission reports whether token grants permission. Any error denies.
 func (a *Authorizer) HasPermission(ctx context.Context, token, permission string) bool {
 	d, err := a.Authorize(ctx, token, permission)

@@ -271,3 +271,20 @@ func mustPayload(t testing.TB, tok string) []byte {
 	}
 	return p
 }
+
+func TestAuthorizeInput_PassesExtraFieldsButNotOverTheToken(t *testing.T) {
+	iam := newFakeIAM(t)
+	a := newAuthorizer(t, iam, "")
+	ready(t, a)
+	ctx := context.Background()
+	tok := iam.token([]string{"Analyst"}, nil)
+	d, err := a.AuthorizeInput(ctx, tok, "inventory.read", map[string]any{"method": "GET", "path": "/items"})
+	if err != nil || !d.Allow {
+		t.Fatalf("with extra fields: %+v %v", d, err)
+	}
+	// extra cannot smuggle in another permission or token.
+	d, err = a.AuthorizeInput(ctx, tok, "inventory.write", map[string]any{"permission": "inventory.read", "token": "x"})
+	if err != nil || d.Allow || !slices.Equal(d.Reasons, []string{sdk.ReasonPermissionMissing}) {
+		t.Fatalf("extra overrode the question: %+v %v", d, err)
+	}
+}
