@@ -7,21 +7,25 @@ import "time"
 
 // Actions recorded in the audit trail.
 const (
-	LoginSucceeded     = "auth.login.succeeded"
-	LoginFailed        = "auth.login.failed"
-	UserCreated        = "user.created"
-	UserDisabled       = "user.disabled"
-	UserPasswordSet    = "user.password.set"
-	UserRoleAdded      = "user.role.added"
-	UserRoleRemoved    = "user.role.removed"
-	PermissionCreated  = "permission.created"
-	PermissionUpdated  = "permission.updated"
-	RoleCreated        = "role.created"
-	RoleUpdated        = "role.updated"
-	RolePermissionAdd  = "role.permission.granted"
-	RolePermissionDrop = "role.permission.revoked"
-	SigningKeyCreated  = "signing_key.created"
-	TokenRevoked       = "token.revoked"
+	LoginSucceeded  = "auth.login.succeeded"
+	LoginFailed     = "auth.login.failed"
+	UserCreated     = "user.created"
+	UserDisabled    = "user.disabled"
+	UserEnabled     = "user.enabled"
+	UserPasswordSet = "user.password.set"
+	// UserPasswordUpgraded records a legacy (imported) hash replaced by
+	// argon2id at a successful login.
+	UserPasswordUpgraded = "user.password.upgraded"
+	UserRoleAdded        = "user.role.added"
+	UserRoleRemoved      = "user.role.removed"
+	PermissionCreated    = "permission.created"
+	PermissionUpdated    = "permission.updated"
+	RoleCreated          = "role.created"
+	RoleUpdated          = "role.updated"
+	RolePermissionAdd    = "role.permission.granted"
+	RolePermissionDrop   = "role.permission.revoked"
+	SigningKeyCreated    = "signing_key.created"
+	TokenRevoked         = "token.revoked"
 )
 
 // CLI is the actor recorded for management commands run on the server host.

@@ -65,7 +65,9 @@ type Store interface {
 	RemoveUserRole(ctx context.Context, user uuid.UUID, role string, ev audit.Event) (bool, error)
 	UserGrants(ctx context.Context, user uuid.UUID) (Grants, error)
 	// ApplySeed applies a seed in one transaction, auditing each change.
-	ApplySeed(ctx context.Context, seed Seed, actor string, at time.Time) (SeedReport, error)
+	// A dry run does the same work and returns the same report, then rolls
+	// the transaction back.
+	ApplySeed(ctx context.Context, seed Seed, actor string, at time.Time, dryRun bool) (SeedReport, error)
 }
 
 var permissionCode = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$`)

@@ -35,10 +35,20 @@ type SeedRole struct {
 }
 
 // SeedUser declares a user's complete set of roles. A user that does not
-// exist yet is created without a password.
+// exist yet is created active and without a password unless PasswordHash
+// and State say otherwise.
+//
+// PasswordHash and State are for imports from another system and cannot be
+// set from a YAML seed file. PasswordHash (empty: leave the password alone)
+// replaces a stored hash only when that is empty or not argon2id, so a
+// password the user has since set or upgraded here is kept. State (empty:
+// leave as is) is "active" or "disabled"; leaving active revokes the
+// user's tokens.
 type SeedUser struct {
-	Username string   `yaml:"username"`
-	Roles    []string `yaml:"roles"`
+	Username     string   `yaml:"username"`
+	Roles        []string `yaml:"roles"`
+	PasswordHash string   `yaml:"-"`
+	State        string   `yaml:"-"`
 }
 
 // SeedReport lists what applying a seed changed, one line per change.
@@ -101,6 +111,11 @@ func (s Seed) Validate() error {
 		}
 		if users[key] {
 			return fmt.Errorf("%w: user %q is declared twice", ErrInvalidSeed, u.Username)
+		}
+		switch identity.State(u.State) {
+		case "", identity.StateActive, identity.StateDisabled:
+		default:
+			return fmt.Errorf("%w: user %q: state %q: want active or disabled", ErrInvalidSeed, u.Username, u.State)
 		}
 		users[key] = true
 	}

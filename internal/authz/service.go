@@ -73,12 +73,13 @@ func (s *Service) RemoveUserRole(ctx context.Context, actor string, user uuid.UU
 	return s.store.RemoveUserRole(ctx, user, role.Name, ev)
 }
 
-// ApplySeed validates and applies a seed in one transaction.
-func (s *Service) ApplySeed(ctx context.Context, actor string, seed Seed) (SeedReport, error) {
+// ApplySeed validates and applies a seed in one transaction. A dry run
+// reports what applying would change, and changes nothing.
+func (s *Service) ApplySeed(ctx context.Context, actor string, seed Seed, dryRun bool) (SeedReport, error) {
 	if err := seed.Validate(); err != nil {
 		return SeedReport{}, err
 	}
-	return s.store.ApplySeed(ctx, seed, actor, s.now().UTC())
+	return s.store.ApplySeed(ctx, seed, actor, s.now().UTC(), dryRun)
 }
 
 // RoleNames resolves role names case-insensitively to their stored form.

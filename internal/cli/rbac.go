@@ -34,7 +34,7 @@ func (c *cli) seedCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("%s: %w", file, err)
 			}
-			report, err := a.RBAC.ApplySeed(ctx, actor(), seed)
+			report, err := a.RBAC.ApplySeed(ctx, actor(), seed, false)
 			if err != nil {
 				return fmt.Errorf("%s: %w (nothing was applied)", file, err)
 			}

@@ -58,6 +58,10 @@ func VerifyPassword(password, encoded string) bool {
 	return subtle.ConstantTimeCompare(got, want) == 1
 }
 
+// IsArgon2id reports whether encoded is a hash this IAM writes (argon2id in
+// PHC form), as opposed to none or a legacy one waiting to be upgraded.
+func IsArgon2id(encoded string) bool { return strings.HasPrefix(encoded, "$argon2id$") }
+
 func parseArgon2id(encoded string) (Argon2Params, []byte, []byte, error) {
 	var p Argon2Params
 	parts := strings.Split(encoded, "$")

@@ -83,6 +83,10 @@ var contract = []struct {
 	{"ApplySeed_UnknownUserRoleAppliesNothing", testSeedUnknownUserRole},
 	{"ApplySeed_RefusesToRedefineIAMAdmin", testSeedBuiltinRole},
 	{"ApplySeed_DuplicateEntriesRecordOneChange", testSeedDuplicateEntries},
+	{"ApplySeed_CreatesUsersWithPasswordHashAndState", testSeedCreatesUsersWithHashAndState},
+	{"ApplySeed_SyncsUserStateAndRevokesOnLeavingActive", testSeedSyncsUserState},
+	{"ApplySeed_SetsPasswordHashOnlyOverEmptyOrLegacy", testSeedSetsPasswordHashOnlyOverEmptyOrLegacy},
+	{"ApplySeed_DryRunReportsTheSameAndChangesNothing", testSeedDryRun},
 
 	{"EnsureSigningKey_GeneratesOnceThenReturnsStoredKey", testSigningKeyOnce},
 	{"EnsureSigningKey_ConcurrentCallersShareOneKey", testSigningKeyConcurrent},
@@ -573,7 +577,7 @@ func testSeedIdempotent(t *testing.T, s Store) {
 		t.Errorf("role.created events = %+v, want 2 by seeder at %v", evs, at(1))
 	}
 
-	second, err := s.ApplySeed(t.Context(), shopSeed(), "seeder", at(2))
+	second, err := s.ApplySeed(t.Context(), shopSeed(), "seeder", at(2), false)
 	if err != nil {
 		t.Fatalf("second ApplySeed: %v", err)
 	}
@@ -641,7 +645,7 @@ func testSeedUnknownPermission(t *testing.T, s Store) {
 			{Name: "Porter", Permissions: []string{"depot.read", "depot.carry"}},
 		},
 		Users: []authz.SeedUser{{Username: "dave", Roles: []string{"Porter"}}},
-	}, "seeder", at(2))
+	}, "seeder", at(2), false)
 	if !errors.Is(err, authz.ErrPermissionNotFound) || !strings.Contains(fmt.Sprint(err), "depot.carry") {
 		t.Fatalf("ApplySeed with unknown permission depot.carry = %v, want ErrPermissionNotFound naming it", err)
 	}
@@ -684,7 +688,7 @@ func testSeedUnknownUserRole(t *testing.T, s Store) {
 			{Username: "carol", Roles: []string{"Clerk"}},
 			{Username: "dave", Roles: []string{"Porter", "Janitor"}},
 		},
-	}, "seeder", at(2))
+	}, "seeder", at(2), false)
 	if !errors.Is(err, authz.ErrRoleNotFound) || !strings.Contains(fmt.Sprint(err), "Janitor") {
 		t.Fatalf("ApplySeed with unknown role Janitor = %v, want ErrRoleNotFound naming it", err)
 	}
@@ -727,7 +731,7 @@ func testSeedBuiltinRole(t *testing.T, s Store) {
 	for _, name := range []string{authz.AdminRole, "IAM-Admin"} {
 		_, err := s.ApplySeed(t.Context(), authz.Seed{
 			Roles: []authz.SeedRole{{Name: name, Permissions: []string{"iam.users.read"}}},
-		}, "seeder", at(1))
+		}, "seeder", at(1), false)
 		if !errors.Is(err, authz.ErrBuiltinRole) {
 			t.Errorf("ApplySeed redefining %q = %v, want ErrBuiltinRole", name, err)
 		}
@@ -912,7 +916,7 @@ func grants(t *testing.T, s Store, user uuid.UUID) authz.Grants {
 
 func applySeed(t *testing.T, s Store, seed authz.Seed) authz.SeedReport {
 	t.Helper()
-	r, err := s.ApplySeed(t.Context(), seed, "seeder", at(1))
+	r, err := s.ApplySeed(t.Context(), seed, "seeder", at(1), false)
 	if err != nil {
 		t.Fatalf("ApplySeed: %v", err)
 	}

@@ -70,7 +70,7 @@ func TestMigrate_Idempotent(t *testing.T) {
 	if _, err := s.ApplySeed(t.Context(), authz.Seed{
 		Permissions: []authz.SeedPermission{{Code: "shop.read"}},
 		Roles:       []authz.SeedRole{{Name: "Clerk", Permissions: []string{"shop.read"}}},
-	}, audit.CLI, time.Now()); err != nil {
+	}, audit.CLI, time.Now(), false); err != nil {
 		t.Fatal(err)
 	}
 	first, err := s.Migrate()

@@ -24,9 +24,13 @@ type seeding struct {
 	report authz.SeedReport
 }
 
-// ApplySeed makes the seed's permissions, roles and user roles exist as
-// declared, in one transaction, with an audit event per change.
-func (s *Store) ApplySeed(ctx context.Context, seed authz.Seed, actor string, at time.Time) (authz.SeedReport, error) {
+// errDryRun rolls back a dry run's transaction once its report is taken.
+var errDryRun = errors.New("dry run: roll back")
+
+// ApplySeed makes the seed's permissions, roles and users exist as
+// declared, in one transaction, with an audit event per change. A dry run
+// does all of it, then rolls back.
+func (s *Store) ApplySeed(ctx context.Context, seed authz.Seed, actor string, at time.Time, dryRun bool) (authz.SeedReport, error) {
 	var report authz.SeedReport
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		sd := &seeding{ctx: ctx, tx: tx, actor: actor, at: at}
@@ -46,9 +50,18 @@ func (s *Store) ApplySeed(ctx context.Context, seed authz.Seed, actor string, at
 			}
 		}
 		report = sd.report
+		if dryRun {
+			return errDryRun
+		}
 		return nil
 	})
-	return report, err
+	if errors.Is(err, errDryRun) {
+		err = nil
+	}
+	if err != nil {
+		return authz.SeedReport{}, err
+	}
+	return report, nil
 }
 
 func (sd *seeding) record(action, target, line string, details map[string]any) error {
@@ -136,24 +149,86 @@ func (sd *seeding) role(r authz.SeedRole) error {
 func (sd *seeding) user(su authz.SeedUser) error {
 	display, key := identity.NormalizeUsername(su.Username)
 	var id uuid.UUID
-	err := sd.tx.QueryRow(sd.ctx, `SELECT id FROM users WHERE username_key = $1`, key).Scan(&id)
+	var stored, hash, state string
+	err := sd.tx.QueryRow(sd.ctx, `SELECT id, username, password_hash, state FROM users WHERE username_key = $1`, key).Scan(&id, &stored, &hash, &state)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		id = uuid.New()
-		if _, err := sd.tx.Exec(sd.ctx, `
-			INSERT INTO users (id, username, username_key, state, created_at, updated_at) VALUES ($1, $2, $3, 'active', $4, $4)`,
-			id, display, key, sd.at); err != nil {
-			return err
-		}
-		if err := sd.record(audit.UserCreated, identity.Target(id), "created user "+display+" (no password)", map[string]any{"username": display}); err != nil {
+		if id, err = sd.createUser(su, display, key); err != nil {
 			return err
 		}
 	case err != nil:
 		return err
+	default:
+		display = stored // the user's own spelling, not the seed's
+		if err := sd.userState(id, display, identity.State(state), identity.State(su.State)); err != nil {
+			return err
+		}
+		if err := sd.userPassword(id, display, hash, su.PasswordHash); err != nil {
+			return err
+		}
 	}
+	return sd.userRoles(id, display, su.Roles)
+}
 
+func (sd *seeding) createUser(su authz.SeedUser, display, key string) (uuid.UUID, error) {
+	id := uuid.New()
+	state := identity.StateActive
+	if su.State != "" {
+		state = identity.State(su.State)
+	}
+	if _, err := sd.tx.Exec(sd.ctx, `
+		INSERT INTO users (id, username, username_key, password_hash, state, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)`,
+		id, display, key, su.PasswordHash, string(state), sd.at); err != nil {
+		return id, err
+	}
+	line := "created user " + display
+	switch {
+	case su.PasswordHash == "" && state != identity.StateActive:
+		line += " (no password, " + string(state) + ")"
+	case su.PasswordHash == "":
+		line += " (no password)"
+	case state != identity.StateActive:
+		line += " (" + string(state) + ")"
+	}
+	details := map[string]any{"username": display, "state": string(state), "password_set": su.PasswordHash != ""}
+	return id, sd.record(audit.UserCreated, identity.Target(id), line, details)
+}
+
+// userState moves an existing user to the declared state; leaving active
+// revokes the user's tokens, as SetUserState does.
+func (sd *seeding) userState(id uuid.UUID, display string, current, wanted identity.State) error {
+	if wanted == "" || wanted == current {
+		return nil
+	}
+	if _, err := sd.tx.Exec(sd.ctx, `UPDATE users SET state = $2, updated_at = $3 WHERE id = $1`, id, string(wanted), sd.at); err != nil {
+		return err
+	}
+	action, line := audit.UserDisabled, "disabled user "+display
+	if wanted == identity.StateActive {
+		action, line = audit.UserEnabled, "enabled user "+display
+	} else if err := revokeSubject(sd.ctx, sd.tx, id, sd.at); err != nil {
+		return err
+	}
+	return sd.record(action, identity.Target(id), line,
+		map[string]any{"username": display, "previous_state": string(current), "state": string(wanted)})
+}
+
+// userPassword stores an imported hash unless the user already has an
+// argon2id one: that was set or upgraded here and is newer than any import.
+func (sd *seeding) userPassword(id uuid.UUID, display, current, wanted string) error {
+	if wanted == "" || wanted == current || identity.IsArgon2id(current) {
+		return nil
+	}
+	if _, err := sd.tx.Exec(sd.ctx, `UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1`, id, wanted, sd.at); err != nil {
+		return err
+	}
+	return sd.record(audit.UserPasswordSet, identity.Target(id), "set password hash of user "+display,
+		map[string]any{"username": display, "source": "seed"})
+}
+
+func (sd *seeding) userRoles(id uuid.UUID, display string, roles []string) error {
 	var wanted []string
-	for _, r := range su.Roles {
+	for _, r := range roles {
 		var name string
 		err := sd.tx.QueryRow(sd.ctx, `SELECT name FROM roles WHERE lower(name) = lower($1)`, r).Scan(&name)
 		if errors.Is(err, pgx.ErrNoRows) {
