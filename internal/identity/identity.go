@@ -55,5 +55,11 @@ type Store interface {
 	SetUserState(ctx context.Context, id uuid.UUID, state State, at time.Time, ev audit.Event) (bool, error)
 	SetPasswordHash(ctx context.Context, id uuid.UUID, hash string, at time.Time, ev audit.Event) error
 	RecordLogin(ctx context.Context, id uuid.UUID, at time.Time, ev audit.Event) error
+	// RecordLoginUpgradingHash records a successful login (as RecordLogin,
+	// with login) and, in the same transaction, replaces the password hash
+	// from with to if from is still the stored hash, recording upgraded. A
+	// hash changed meanwhile (a concurrent upgrade, a new password) wins:
+	// then only the login is recorded. It reports whether it replaced.
+	RecordLoginUpgradingHash(ctx context.Context, id uuid.UUID, at time.Time, from, to string, login, upgraded audit.Event) (bool, error)
 	AppendAudit(ctx context.Context, ev audit.Event) error
 }

@@ -18,10 +18,11 @@ import (
 // at a login is newer than any hash in an export.
 
 const (
-	// legacyHash is a Django pbkdf2_sha256 hash as an import carries it;
-	// stores keep it as an opaque string.
-	legacyHash  = "pbkdf2_sha256$1000000$seasalt$rMxDAg+hOjTc4sazVnFm3jVefd2IT9xDLuE7N1QGHYA="
-	legacyHash2 = "pbkdf2_sha256$1000000$seasalt2$cJmKXbHKPjA79xiDLhYHbGVVEq0cYzcM2dGVCFbqsHE="
+	// Django pbkdf2_sha256 hashes of "lètmein" from Django's own tests
+	// (tests/auth_tests/test_hashers.py, Django 4.1), as an import carries
+	// them; stores keep them as opaque strings.
+	legacyHash  = "pbkdf2_sha256$390000$seasalt$8xBlGd3jVgvJ+92hWPxi5ww0uuAuAnKgC45eudxro7c="
+	legacyHash2 = "pbkdf2_sha256$390000$seasalt2$geC/uZ92nRXDSjSxeoiBqYyRcrLzMm8xK3ro1QS1uo8="
 	argonHash   = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2g"
 )
 

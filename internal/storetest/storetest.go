@@ -61,6 +61,9 @@ var contract = []struct {
 	{"UserUpdates_MissingUserIsNotFound", testUserUpdatesMissingUser},
 	{"SetPasswordHash_StoresHashAndAudits", testSetPasswordHash},
 	{"RecordLogin_SetsLastLoginAt", testRecordLogin},
+	{"RecordLoginUpgradingHash_ReplacesHashWithTheLogin", testLoginUpgradesHash},
+	{"RecordLoginUpgradingHash_AChangedHashWins", testLoginUpgradeLosesToAChangedHash},
+	{"RecordLoginUpgradingHash_MissingUserIsNotFound", testLoginUpgradeMissingUser},
 	{"AuditEvents_NewestFirstFilteredAndLimited", testAuditEvents},
 
 	{"IAMAdminRole_IsBuiltinWithIAMPermissions", testIAMAdminRole},

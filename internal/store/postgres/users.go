@@ -91,6 +91,31 @@ func (s *Store) RecordLogin(ctx context.Context, id uuid.UUID, at time.Time, ev 
 	return err
 }
 
+// RecordLoginUpgradingHash records a login and, when the stored hash is
+// still from, replaces it with to, in one transaction.
+func (s *Store) RecordLoginUpgradingHash(ctx context.Context, id uuid.UUID, at time.Time, from, to string, login, upgraded audit.Event) (bool, error) {
+	replaced := false
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE users SET last_login_at = $2 WHERE id = $1`, id, at)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return identity.ErrUserNotFound
+		}
+		if err := insertAudit(ctx, tx, login); err != nil {
+			return err
+		}
+		tag, err = tx.Exec(ctx, `UPDATE users SET password_hash = $3, updated_at = $4 WHERE id = $1 AND password_hash = $2`, id, from, to, at)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		replaced = true
+		return insertAudit(ctx, tx, upgraded)
+	})
+	return replaced, err
+}
+
 // updateUser runs one UPDATE of a user row and, when it changed a row,
 // runs then (when not nil) and records ev. A missing user is
 // ErrUserNotFound.
