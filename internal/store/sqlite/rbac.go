@@ -1,0 +1,183 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/gaia-platform/iam/internal/audit"
+	"github.com/gaia-platform/iam/internal/authz"
+)
+
+// Permissions lists every permission ordered by code.
+func (s *Store) Permissions(ctx context.Context) ([]authz.Permission, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT code, description FROM permissions ORDER BY code`)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, func(rows *sql.Rows) (authz.Permission, error) {
+		var p authz.Permission
+		return p, rows.Scan(&p.Code, &p.Description)
+	})
+}
+
+// roleKey is the case-insensitive form of a role name, kept in
+// roles.name_key: SQLite's lower() folds ASCII only.
+func roleKey(name string) string { return strings.ToLower(name) }
+
+// Lists sort in SQLite's BINARY collation, byte order as in Go: they end
+// up in tokens and bundles that other programs compare.
+const roleQuery = `
+	SELECT r.name, r.description, r.builtin, rp.permission_code
+	FROM roles r LEFT JOIN role_permissions rp ON rp.role_name = r.name`
+
+// scanRoles folds the rows of roleQuery, ordered by role name and then
+// permission code, into roles.
+func scanRoles(rows *sql.Rows, err error) ([]authz.Role, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	roles := []authz.Role{}
+	for rows.Next() {
+		var r authz.Role
+		var perm sql.NullString
+		if err := rows.Scan(&r.Name, &r.Description, &r.Builtin, &perm); err != nil {
+			return nil, err
+		}
+		if n := len(roles); n == 0 || roles[n-1].Name != r.Name {
+			r.Permissions = []string{}
+			roles = append(roles, r)
+		}
+		if perm.Valid {
+			last := &roles[len(roles)-1]
+			last.Permissions = append(last.Permissions, perm.String)
+		}
+	}
+	return roles, rows.Err()
+}
+
+// Roles lists every role with its permissions, ordered by name.
+func (s *Store) Roles(ctx context.Context) ([]authz.Role, error) {
+	return scanRoles(s.read.QueryContext(ctx, roleQuery+` ORDER BY r.name, rp.permission_code`))
+}
+
+// Role finds a role by name, case-insensitively.
+func (s *Store) Role(ctx context.Context, name string) (authz.Role, error) {
+	roles, err := scanRoles(s.read.QueryContext(ctx, roleQuery+` WHERE r.name_key = ? ORDER BY rp.permission_code`, roleKey(name)))
+	if err != nil {
+		return authz.Role{}, err
+	}
+	if len(roles) == 0 {
+		return authz.Role{}, fmt.Errorf("%w: %q", authz.ErrRoleNotFound, name)
+	}
+	return roles[0], nil
+}
+
+// GrantPermission adds a permission to a role.
+func (s *Store) GrantPermission(ctx context.Context, role, permission string, ev audit.Event) (bool, error) {
+	return s.change(ctx, ev, func(tx *sql.Tx) (bool, error) { return grant(ctx, tx, role, permission) })
+}
+
+// RevokePermission removes a permission from a role.
+func (s *Store) RevokePermission(ctx context.Context, role, permission string, ev audit.Event) (bool, error) {
+	return s.change(ctx, ev, func(tx *sql.Tx) (bool, error) {
+		removed, err := affectedOne(tx.ExecContext(ctx, `DELETE FROM role_permissions WHERE role_name = ? AND permission_code = ?`, role, permission))
+		if err != nil || removed {
+			return removed, err
+		}
+		if err := mustExist(ctx, tx, `SELECT EXISTS (SELECT 1 FROM permissions WHERE code = ?)`, permission, authz.ErrPermissionNotFound); err != nil {
+			return false, err
+		}
+		return false, mustExist(ctx, tx, `SELECT EXISTS (SELECT 1 FROM roles WHERE name = ?)`, role, authz.ErrRoleNotFound)
+	})
+}
+
+// AddUserRole links a user to a role.
+func (s *Store) AddUserRole(ctx context.Context, user uuid.UUID, role string, ev audit.Event) (bool, error) {
+	return s.change(ctx, ev, func(tx *sql.Tx) (bool, error) { return addUserRole(ctx, tx, user, role) })
+}
+
+// RemoveUserRole unlinks a user from a role and revokes the user's tokens
+// issued until now: they still claim the role.
+func (s *Store) RemoveUserRole(ctx context.Context, user uuid.UUID, role string, ev audit.Event) (bool, error) {
+	return s.change(ctx, ev, func(tx *sql.Tx) (bool, error) {
+		removed, err := affectedOne(tx.ExecContext(ctx, `DELETE FROM user_roles WHERE user_id = ? AND role_name = ?`, user.String(), role))
+		if err != nil || !removed {
+			return false, err
+		}
+		return true, revokeSubject(ctx, tx, user, ev.At)
+	})
+}
+
+// UserGrants returns a user's roles and the union of their permissions,
+// both read from one snapshot.
+func (s *Store) UserGrants(ctx context.Context, user uuid.UUID) (authz.Grants, error) {
+	var g authz.Grants
+	err := s.readTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		g.Roles, err = queryStrings(ctx, tx, `SELECT role_name FROM user_roles WHERE user_id = ? ORDER BY role_name`, user.String())
+		if err != nil {
+			return err
+		}
+		g.Permissions, err = queryStrings(ctx, tx, `
+			SELECT DISTINCT rp.permission_code
+			FROM user_roles ur JOIN role_permissions rp ON rp.role_name = ur.role_name
+			WHERE ur.user_id = ? ORDER BY rp.permission_code`, user.String())
+		return err
+	})
+	if err != nil {
+		return authz.Grants{}, err
+	}
+	return g, nil
+}
+
+// change runs fn in a transaction and records ev when fn reports a change.
+func (s *Store) change(ctx context.Context, ev audit.Event, fn func(*sql.Tx) (bool, error)) (bool, error) {
+	changed := false
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if changed, err = fn(tx); err != nil || !changed {
+			return err
+		}
+		return insertAudit(ctx, tx, ev)
+	})
+	return changed, err
+}
+
+// grant adds a permission to a role, reporting whether it is new. As in
+// addUserRole, a foreign-key error is followed by the lookups that say
+// what is missing.
+func grant(ctx context.Context, tx *sql.Tx, role, permission string) (bool, error) {
+	res, err := tx.ExecContext(ctx, `INSERT INTO role_permissions (role_name, permission_code) VALUES (?, ?) ON CONFLICT DO NOTHING`, role, permission)
+	if sqliteCode(err) == foreignKeyViolation {
+		if err := mustExist(ctx, tx, `SELECT EXISTS (SELECT 1 FROM permissions WHERE code = ?)`, permission, authz.ErrPermissionNotFound); err != nil {
+			return false, err
+		}
+		if err := mustExist(ctx, tx, `SELECT EXISTS (SELECT 1 FROM roles WHERE name = ?)`, role, authz.ErrRoleNotFound); err != nil {
+			return false, err
+		}
+		return false, err
+	}
+	return affectedOne(res, err)
+}
+
+func exists(ctx context.Context, tx *sql.Tx, query string, arg any) (bool, error) {
+	var ok bool
+	err := tx.QueryRowContext(ctx, query, arg).Scan(&ok)
+	return ok, err
+}
+
+func mustExist(ctx context.Context, tx *sql.Tx, query, arg string, notFound error) error {
+	ok, err := exists(ctx, tx, query, arg)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%w: %q", notFound, arg)
+	}
+	return nil
+}

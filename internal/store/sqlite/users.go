@@ -1,0 +1,173 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/gaia-platform/iam/internal/audit"
+	"github.com/gaia-platform/iam/internal/authz"
+	"github.com/gaia-platform/iam/internal/identity"
+)
+
+const userColumns = `id, username, password_hash, state, created_at, updated_at, last_login_at`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanUser(row scanner) (identity.User, error) {
+	var u identity.User
+	var state string
+	err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &state, timeCol{&u.CreatedAt}, timeCol{&u.UpdatedAt}, nullTimeCol{&u.LastLoginAt})
+	if errors.Is(err, sql.ErrNoRows) {
+		return u, identity.ErrUserNotFound
+	}
+	u.State = identity.State(state)
+	return u, err
+}
+
+// CreateUser inserts u and links it to roles, which must exist.
+func (s *Store) CreateUser(ctx context.Context, u identity.User, roles []string, ev audit.Event) error {
+	_, key := identity.NormalizeUsername(u.Username)
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `
+			INSERT INTO users (id, username, username_key, password_hash, state, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			u.ID.String(), u.Username, key, u.PasswordHash, string(u.State), ts(u.CreatedAt), ts(u.UpdatedAt))
+		if sqliteCode(err) == uniqueViolation {
+			return fmt.Errorf("%w: %q", identity.ErrUsernameTaken, u.Username)
+		} else if err != nil {
+			return err
+		}
+		for _, r := range roles {
+			if _, err := addUserRole(ctx, tx, u.ID, r); err != nil {
+				return err
+			}
+		}
+		return insertAudit(ctx, tx, ev)
+	})
+}
+
+// UserByUsernameKey finds a user by normalised username.
+func (s *Store) UserByUsernameKey(ctx context.Context, key string) (identity.User, error) {
+	return scanUser(s.read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE username_key = ?`, key))
+}
+
+// UserByID finds a user by id.
+func (s *Store) UserByID(ctx context.Context, id uuid.UUID) (identity.User, error) {
+	return scanUser(s.read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id.String()))
+}
+
+// Users lists every user ordered by username, in byte order of the key.
+func (s *Store) Users(ctx context.Context) ([]identity.User, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+userColumns+` FROM users ORDER BY username_key`)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, func(rows *sql.Rows) (identity.User, error) { return scanUser(rows) })
+}
+
+// SetUserState changes a user's state, reporting whether it changed. A
+// user leaving the active state loses every token issued until at.
+func (s *Store) SetUserState(ctx context.Context, id uuid.UUID, state identity.State, at time.Time, ev audit.Event) (bool, error) {
+	var then func(*sql.Tx) error
+	if state != identity.StateActive {
+		then = func(tx *sql.Tx) error { return revokeSubject(ctx, tx, id, at) }
+	}
+	return s.updateUser(ctx, id, ev, then,
+		`UPDATE users SET state = ?2, updated_at = ?3 WHERE id = ?1 AND state <> ?2`, id.String(), string(state), ts(at))
+}
+
+// SetPasswordHash replaces a user's password hash.
+func (s *Store) SetPasswordHash(ctx context.Context, id uuid.UUID, hash string, at time.Time, ev audit.Event) error {
+	_, err := s.updateUser(ctx, id, ev, nil, `UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1`, id.String(), hash, ts(at))
+	return err
+}
+
+// RecordLogin stores the time of a successful login.
+func (s *Store) RecordLogin(ctx context.Context, id uuid.UUID, at time.Time, ev audit.Event) error {
+	_, err := s.updateUser(ctx, id, ev, nil, `UPDATE users SET last_login_at = ?2 WHERE id = ?1`, id.String(), ts(at))
+	return err
+}
+
+// updateUser runs one UPDATE of a user row and, when it changed a row,
+// runs then (when not nil) and records ev. A missing user is
+// ErrUserNotFound.
+func (s *Store) updateUser(ctx context.Context, id uuid.UUID, ev audit.Event, then func(*sql.Tx) error, query string, args ...any) (bool, error) {
+	changed := false
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			found, err := exists(ctx, tx, `SELECT EXISTS (SELECT 1 FROM users WHERE id = ?)`, id.String())
+			if err == nil && !found {
+				err = identity.ErrUserNotFound
+			}
+			return err
+		}
+		changed = true
+		if then != nil {
+			if err := then(tx); err != nil {
+				return err
+			}
+		}
+		return insertAudit(ctx, tx, ev)
+	})
+	return changed, err
+}
+
+// addUserRole links a user to a role, reporting whether the link is new.
+// SQLite names no constraint in a foreign-key error, and a failed
+// statement leaves the transaction usable, so the lookup that follows one
+// says which side is missing.
+func addUserRole(ctx context.Context, tx *sql.Tx, user uuid.UUID, role string) (bool, error) {
+	res, err := tx.ExecContext(ctx, `INSERT INTO user_roles (user_id, role_name) VALUES (?, ?) ON CONFLICT DO NOTHING`, user.String(), role)
+	if sqliteCode(err) == foreignKeyViolation {
+		if err := mustExist(ctx, tx, `SELECT EXISTS (SELECT 1 FROM roles WHERE name = ?)`, role, authz.ErrRoleNotFound); err != nil {
+			return false, err
+		}
+		return false, identity.ErrUserNotFound
+	}
+	return affectedOne(res, err)
+}
+
+// affectedOne reports whether a statement changed exactly one row.
+func affectedOne(res sql.Result, err error) (bool, error) {
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// RecordLoginUpgradingHash records a login and, when the stored hash is
+// still from, replaces it with to, in one transaction.
+func (s *Store) RecordLoginUpgradingHash(ctx context.Context, id uuid.UUID, at time.Time, from, to string, login, upgraded audit.Event) (bool, error) {
+	replaced := false
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		found, err := affectedOne(tx.ExecContext(ctx, `UPDATE users SET last_login_at = ? WHERE id = ?`, ts(at), id.String()))
+		if err != nil {
+			return err
+		}
+		if !found {
+			return identity.ErrUserNotFound
+		}
+		if err := insertAudit(ctx, tx, login); err != nil {
+			return err
+		}
+		replaced, err = affectedOne(tx.ExecContext(ctx,
+			`UPDATE users SET password_hash = ?3, updated_at = ?4 WHERE id = ?1 AND password_hash = ?2`, id.String(), from, to, ts(at)))
+		if err != nil || !replaced {
+			return err
+		}
+		return insertAudit(ctx, tx, upgraded)
+	})
+	return replaced, err
+}
