@@ -47,9 +47,15 @@ func HashPassword(password string, p Argon2Params) (string, error) {
 		argon2.Version, p.MemoryKiB, p.Iterations, p.Parallelism, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
 }
 
-// VerifyPassword reports whether password matches the PHC-encoded argon2id
-// hash. The comparison is constant time; a malformed hash never matches.
+// VerifyPassword reports whether password matches the encoded hash: an
+// argon2id PHC string, or a legacy hash imported from Django (see
+// CheckHash). The comparison is constant time; a malformed, unusable or
+// unsupported hash never matches.
 func VerifyPassword(password, encoded string) bool {
+	if !IsArgon2id(encoded) {
+		h, err := parseDjango(encoded)
+		return err == nil && h.verify(password)
+	}
 	p, salt, want, err := parseArgon2id(encoded)
 	if err != nil {
 		return false
@@ -63,9 +69,14 @@ func VerifyPassword(password, encoded string) bool {
 func IsArgon2id(encoded string) bool { return strings.HasPrefix(encoded, "$argon2id$") }
 
 func parseArgon2id(encoded string) (Argon2Params, []byte, []byte, error) {
+	return parseArgon2(encoded, "argon2id")
+}
+
+// parseArgon2 reads a PHC string of the given argon2 variant, version 19.
+func parseArgon2(encoded, variant string) (Argon2Params, []byte, []byte, error) {
 	var p Argon2Params
 	parts := strings.Split(encoded, "$")
-	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
+	if len(parts) != 6 || parts[0] != "" || parts[1] != variant {
 		return p, nil, nil, errMalformedHash
 	}
 	var version int

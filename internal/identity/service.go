@@ -64,8 +64,11 @@ func (s *Service) Create(ctx context.Context, actor, username, password string, 
 }
 
 // Authenticate checks a username and password. Unknown users, wrong
-// passwords and inactive accounts all return ErrInvalidCredentials after the
-// same amount of hashing work; every attempt is audited with the client IP.
+// passwords, unusable hashes and inactive accounts all return
+// ErrInvalidCredentials after hashing work (the same as for an unknown user
+// when the stored hash cannot verify anything); every attempt is audited
+// with the client IP. A legacy hash that verifies is replaced by argon2id
+// in the transaction that records the login.
 func (s *Service) Authenticate(ctx context.Context, username, password, ip string) (User, error) {
 	display, key := NormalizeUsername(username)
 	u, err := s.store.UserByUsernameKey(ctx, key)
@@ -73,21 +76,24 @@ func (s *Service) Authenticate(ctx context.Context, username, password, ip strin
 		return User{}, err
 	}
 	found := err == nil
+	usable := found && CheckHash(u.PasswordHash) == nil
 	hash := s.dummyHash
-	if found && u.PasswordHash != "" {
+	if usable {
 		hash = u.PasswordHash
 	}
 	verified, err := s.verify(ctx, password, hash)
 	if err != nil {
 		return User{}, err
 	}
-	match := verified && found && u.PasswordHash != ""
+	match := verified && usable
 
 	now := s.now().UTC()
 	reason := ""
 	switch {
 	case !found:
 		reason = "unknown_user"
+	case !usable:
+		reason = "unusable_password"
 	case !match:
 		reason = "wrong_password"
 	case u.State != StateActive:
@@ -104,13 +110,48 @@ func (s *Service) Authenticate(ctx context.Context, username, password, ip strin
 		}
 		return User{}, ErrInvalidCredentials
 	}
-	ev := audit.Event{At: now, Actor: Target(u.ID), Action: audit.LoginSucceeded, Target: Target(u.ID), IP: ip,
+	login := audit.Event{At: now, Actor: Target(u.ID), Action: audit.LoginSucceeded, Target: Target(u.ID), IP: ip,
 		Details: map[string]any{"username": u.Username}}
-	if err := s.store.RecordLogin(ctx, u.ID, now, ev); err != nil {
+	if IsArgon2id(u.PasswordHash) {
+		err = s.store.RecordLogin(ctx, u.ID, now, login)
+	} else {
+		err = s.upgrade(ctx, &u, password, now, login)
+	}
+	if err != nil {
 		return User{}, err
 	}
 	u.LastLoginAt = &now
 	return u, nil
+}
+
+// upgrade records a login with a legacy hash, replacing the hash with an
+// argon2id one of the password that just verified.
+func (s *Service) upgrade(ctx context.Context, u *User, password string, now time.Time, login audit.Event) error {
+	hash, err := s.hash(ctx, password)
+	if err != nil {
+		return err
+	}
+	upgraded := audit.Event{At: now, Actor: Target(u.ID), Action: audit.UserPasswordUpgraded, Target: Target(u.ID), IP: login.IP,
+		Details: map[string]any{"username": u.Username, "from": HashAlgorithm(u.PasswordHash), "to": "argon2id"}}
+	replaced, err := s.store.RecordLoginUpgradingHash(ctx, u.ID, now, u.PasswordHash, hash, login, upgraded)
+	if err != nil {
+		return err
+	}
+	if replaced {
+		u.PasswordHash, u.UpdatedAt = hash, now
+	}
+	return nil
+}
+
+// hash computes a new argon2id hash once a hashing slot is free.
+func (s *Service) hash(ctx context.Context, password string) (string, error) {
+	select {
+	case s.hashing <- struct{}{}:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	defer func() { <-s.hashing }()
+	return HashPassword(password, s.params)
 }
 
 // verify checks a password once a hashing slot is free.
