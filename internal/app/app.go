@@ -6,25 +6,48 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"time"
 
+	"github.com/gaia-platform/iam/internal/audit"
 	"github.com/gaia-platform/iam/internal/authz"
 	"github.com/gaia-platform/iam/internal/bundle"
 	"github.com/gaia-platform/iam/internal/config"
 	"github.com/gaia-platform/iam/internal/httpapi"
 	"github.com/gaia-platform/iam/internal/identity"
 	"github.com/gaia-platform/iam/internal/store/postgres"
+	"github.com/gaia-platform/iam/internal/store/sqlite"
 	"github.com/gaia-platform/iam/internal/tokens"
 	"github.com/gaia-platform/iam/policies"
 )
 
+// Store is everything the IAM asks of its database. The PostgreSQL store
+// (production) and the embedded SQLite store (one host) implement it.
+type Store interface {
+	identity.Store
+	authz.Store
+	tokens.KeyStore
+	tokens.RevocationStore
+	bundle.Store
+	AuditEvents(ctx context.Context, action string, limit int) ([]audit.Stored, error)
+	Ping(ctx context.Context) error
+	// Migrate brings the schema up to date, returning its version.
+	Migrate() (uint, error)
+	Close()
+}
+
+var (
+	_ Store = (*postgres.Store)(nil)
+	_ Store = (*sqlite.Store)(nil)
+)
+
 // App is an open, migrated database with the services built on it.
 type App struct {
-	Store *postgres.Store
+	Store Store
 	Users *identity.Service
 	RBAC  *authz.Service
 	Now   func() time.Time
@@ -33,8 +56,8 @@ type App struct {
 
 // Open connects to the database, brings its schema up to date and builds
 // the services.
-func Open(ctx context.Context, databaseURL string, log *slog.Logger) (*App, error) {
-	store, err := postgres.Open(ctx, databaseURL)
+func Open(ctx context.Context, db config.Database, log *slog.Logger) (*App, error) {
+	store, err := openStore(ctx, db)
 	if err != nil {
 		return nil, err
 	}
@@ -49,6 +72,34 @@ func Open(ctx context.Context, databaseURL string, log *slog.Logger) (*App, erro
 		return nil, err
 	}
 	return &App{Store: store, Users: users, RBAC: authz.NewService(store, now), Now: now, Log: log}, nil
+}
+
+// openStore opens the store db names.
+func openStore(ctx context.Context, db config.Database) (Store, error) {
+	switch db.Kind {
+	case config.Postgres:
+		s, err := postgres.Open(ctx, db.URL)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	case config.SQLite:
+		if db.DataDir != "" {
+			if err := os.MkdirAll(db.DataDir, 0o700); err != nil {
+				var pe *fs.PathError
+				if errors.As(err, &pe) {
+					err = pe.Err
+				}
+				return nil, fmt.Errorf("IAM_DATA_DIR: cannot create %s: %w", db.DataDir, err)
+			}
+		}
+		s, err := sqlite.Open(ctx, db.Path)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+	return nil, fmt.Errorf("unknown store kind %q", db.Kind)
 }
 
 // Close releases the database.
@@ -140,6 +191,12 @@ func (a *App) Serve(ctx context.Context, cfg config.Config) error {
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
+	if s, ok := a.Store.(*sqlite.Store); ok {
+		// Once the server is up, so that a configuration error stays the
+		// one line on stderr.
+		a.Log.Info("using the embedded SQLite store, for one host; PostgreSQL is the production store (set IAM_DATABASE_URL=postgres://…)",
+			"path", s.Path())
+	}
 	a.Log.Info("listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

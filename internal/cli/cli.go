@@ -62,12 +62,12 @@ func newRoot(stdio IO) *cobra.Command {
 
 // open connects to the configured database for a management command.
 func (c *cli) open(ctx context.Context) (*app.App, error) {
-	url, err := c.flags.Database()
+	db, err := c.flags.Database()
 	if err != nil {
 		return nil, err
 	}
 	log := slog.New(slog.NewTextHandler(c.Err, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	return app.Open(ctx, url, log)
+	return app.Open(ctx, db, log)
 }
 
 // withApp runs fn with an open App, closing it afterwards.
@@ -95,7 +95,7 @@ func (c *cli) serveCmd() *cobra.Command {
 			return err
 		}
 		log := slog.New(slog.NewJSONHandler(c.Err, nil))
-		a, err := app.Open(cmd.Context(), cfg.DatabaseURL, log)
+		a, err := app.Open(cmd.Context(), cfg.Database, log)
 		if err != nil {
 			return err
 		}

@@ -8,11 +8,13 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jwt"
@@ -130,18 +132,99 @@ func TestServe_InvalidConfigurationNamesTheVariable(t *testing.T) {
 	}
 }
 
-func TestCommands_MissingOrUnreachableDatabaseIsOneLine(t *testing.T) {
+// With IAM_DATABASE_URL unset every command uses the embedded SQLite
+// database in IAM_DATA_DIR, creating the directory (0700) and the file.
+func TestCommands_UnsetDatabaseURLUsesSQLiteInTheDataDir(t *testing.T) {
+	dataDir := filepath.Join(t.TempDir(), "data")
 	t.Setenv("IAM_DATABASE_URL", "")
-	var out, errb strings.Builder
-	code := cli.Run(context.Background(), []string{"user", "list"}, cli.IO{In: strings.NewReader(""), Out: &out, Err: &errb})
-	assertFails(t, testkit.Result{Code: code, Stderr: errb.String()}, "IAM_DATABASE_URL is not set")
+	t.Setenv("IAM_DATA_DIR", dataDir)
+	run := func(stdin string, args ...string) testkit.Result {
+		var out, errb strings.Builder
+		code := cli.Run(context.Background(), args, cli.IO{In: strings.NewReader(stdin), Out: &out, Err: &errb})
+		return testkit.Result{Code: code, Stdout: out.String(), Stderr: errb.String()}
+	}
+	if r := run("", "user", "list"); r.Code != 0 || r.Stderr != "" {
+		t.Fatalf("user list: exit %d, stderr %q; want 0 and nothing on stderr", r.Code, r.Stderr)
+	}
+	info, err := os.Stat(dataDir)
+	if err != nil {
+		t.Fatalf("data dir: %v", err)
+	}
+	if perm := info.Mode().Perm(); perm != 0o700 {
+		t.Errorf("data dir mode %v, want 0700", perm)
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, "iam.db")); err != nil {
+		t.Fatalf("iam.db in the data dir: %v", err)
+	}
+	if r := run("long enough pw\n", "user", "create", "carol", "--password-stdin"); r.Code != 0 {
+		t.Fatalf("user create: exit %d: %s", r.Code, r.Stderr)
+	}
+	if r := run("", "user", "list"); !strings.Contains(r.Stdout, "carol") {
+		t.Fatalf("user list after create: %q", r.Stdout)
+	}
+}
 
-	errb.Reset()
+func TestCommands_BadOrUnreachableDatabaseIsOneLine(t *testing.T) {
+	run := func(args ...string) testkit.Result {
+		var out, errb strings.Builder
+		code := cli.Run(context.Background(), args, cli.IO{In: strings.NewReader(""), Out: &out, Err: &errb})
+		return testkit.Result{Code: code, Stderr: errb.String()}
+	}
+	for _, url := range []string{"mysql://gaia:hunter2-secret@127.0.0.1/gaia", "host=127.0.0.1 password=hunter2-secret", "sqlite://", "sqlite:///tmp/iam.db?mode=ro"} {
+		r := run("--database-url", url, "user", "list")
+		assertFails(t, r, "IAM_DATABASE_URL")
+		if strings.Contains(r.Stderr, "hunter2") {
+			t.Fatalf("the database password reached the error: %s", r.Stderr)
+		}
+	}
+	r := run("--database-url", "sqlite://"+filepath.Join(t.TempDir(), "absent", "iam.db"), "user", "list")
+	assertFails(t, r, "absent")
+
 	url := "postgres://gaia:hunter2-secret@127.0.0.1:1/gaia?connect_timeout=2"
-	code = cli.Run(context.Background(), []string{"--database-url", url, "serve"}, cli.IO{In: strings.NewReader(""), Out: &out, Err: &errb})
-	assertFails(t, testkit.Result{Code: code, Stderr: errb.String()}, "unreachable")
-	if strings.Contains(errb.String(), "hunter2") {
-		t.Fatalf("the database password reached the error: %s", errb.String())
+	r = run("--database-url", url, "serve")
+	assertFails(t, r, "unreachable")
+	if strings.Contains(r.Stderr, "hunter2") {
+		t.Fatalf("the database password reached the error: %s", r.Stderr)
+	}
+}
+
+// iam serve on the default store says, once, that it is the embedded
+// SQLite store and that PostgreSQL is the production one.
+func TestServe_UnsetDatabaseURLLogsTheEmbeddedStore(t *testing.T) {
+	dataDir := t.TempDir()
+	t.Setenv("IAM_DATABASE_URL", "")
+	t.Setenv("IAM_DATA_DIR", dataDir)
+	addr := testkit.FreeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &testkit.LockedBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- cli.Run(ctx, []string{"serve", "--http-addr", addr, "--signing-key-file", testkit.SigningKeyFile(t)},
+			cli.IO{In: strings.NewReader(""), Out: io.Discard, Err: logs})
+	}()
+	defer func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("iam serve exited %d: %s", code, logs.String())
+		}
+	}()
+	testkit.Eventually(t, 30*time.Second, "iam serve ready", func() bool {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	var lines []string
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, "SQLite") {
+			lines = append(lines, line)
+		}
+	}
+	if len(lines) != 1 || !strings.Contains(lines[0], "embedded SQLite store") || !strings.Contains(lines[0], "PostgreSQL is the production store") ||
+		!strings.Contains(lines[0], `"level":"INFO"`) || !strings.Contains(lines[0], filepath.Join(dataDir, "iam.db")) {
+		t.Errorf("log lines about SQLite: %q; want one INFO line naming the file and PostgreSQL as the production store", lines)
 	}
 }
 
@@ -150,7 +233,7 @@ func TestHelp_ListsEveryFlag(t *testing.T) {
 	if code := cli.Run(context.Background(), []string{"serve", "--help"}, cli.IO{In: strings.NewReader(""), Out: &out, Err: &out}); code != 0 {
 		t.Fatalf("serve --help exited %d", code)
 	}
-	for _, flag := range []string{"--database-url", "--http-addr", "--issuer", "--access-token-ttl", "--signing-key-file", "--public-url", "IAM_ACCESS_TOKEN_TTL"} {
+	for _, flag := range []string{"--database-url", "--data-dir", "IAM_DATA_DIR", "--http-addr", "--issuer", "--access-token-ttl", "--signing-key-file", "--public-url", "IAM_ACCESS_TOKEN_TTL"} {
 		if !strings.Contains(out.String(), flag) {
 			t.Fatalf("serve --help does not mention %s:\n%s", flag, out.String())
 		}

@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -14,7 +17,7 @@ import (
 
 // Config is the server's configuration after validation.
 type Config struct {
-	DatabaseURL    string
+	Database       Database
 	HTTPAddr       string
 	Issuer         string
 	AccessTokenTTL time.Duration
@@ -29,10 +32,12 @@ type Flags struct {
 	vals map[string]*string
 }
 
-// NewFlags registers the database setting, which every command needs, on fs.
+// NewFlags registers the database settings, which every command needs, on fs.
 func NewFlags(fs *pflag.FlagSet) *Flags {
 	f := &Flags{fs: map[string]*pflag.Flag{}, vals: map[string]*string{}}
-	f.add(fs, "IAM_DATABASE_URL", "database-url", "", "PostgreSQL URL, e.g. postgres://user@127.0.0.1:5432/gaia")
+	f.add(fs, "IAM_DATABASE_URL", "database-url", "",
+		"postgres://user@host:5432/gaia (or postgresql://) for PostgreSQL, the production store; sqlite:///abs/path/iam.db or sqlite://rel/path/iam.db for SQLite; unset: SQLite at <data-dir>/iam.db")
+	f.add(fs, "IAM_DATA_DIR", "data-dir", "./data", "directory of the embedded SQLite database when IAM_DATABASE_URL is unset (created 0700)")
 	return f
 }
 
@@ -63,13 +68,9 @@ func (f *Flags) value(env string) string {
 	return *f.vals[env]
 }
 
-// Database returns the database URL, or an error naming the variable.
-func (f *Flags) Database() (string, error) {
-	url := f.value("IAM_DATABASE_URL")
-	if url == "" {
-		return "", errors.New("IAM_DATABASE_URL is not set: give a PostgreSQL URL (or --database-url)")
-	}
-	return url, nil
+// Database returns the store to open, or an error naming the variable.
+func (f *Flags) Database() (Database, error) {
+	return ParseDatabase(f.value("IAM_DATABASE_URL"), f.value("IAM_DATA_DIR"))
 }
 
 // Config validates every setting and returns the Config.
@@ -79,7 +80,7 @@ func (f *Flags) Config() (Config, error) {
 		return Config{}, err
 	}
 	c := Config{
-		DatabaseURL:    db,
+		Database:       db,
 		HTTPAddr:       f.value("IAM_HTTP_ADDR"),
 		Issuer:         f.value("IAM_ISSUER"),
 		SigningKeyFile: f.value("IAM_SIGNING_KEY_FILE"),
@@ -99,4 +100,52 @@ func (f *Flags) Config() (Config, error) {
 		c.PublicURL = "http://" + c.HTTPAddr
 	}
 	return c, nil
+}
+
+// Store kinds.
+const (
+	Postgres = "postgres"
+	SQLite   = "sqlite"
+)
+
+// Database says which store to open.
+type Database struct {
+	Kind string // Postgres or SQLite
+	URL  string // PostgreSQL: the connection URL, which may hold a password
+	Path string // SQLite: the database file
+	// DataDir is set when Path is the default one in IAM_DATA_DIR, which
+	// is then created; a path given in IAM_DATABASE_URL must have its
+	// directory already.
+	DataDir string
+}
+
+// DefaultSQLiteFile is the database file's name in IAM_DATA_DIR.
+const DefaultSQLiteFile = "iam.db"
+
+var urlScheme = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*$`)
+
+// ParseDatabase reads IAM_DATABASE_URL (url) and IAM_DATA_DIR (dataDir).
+// Errors never repeat the URL: it may hold a password.
+func ParseDatabase(url, dataDir string) (Database, error) {
+	if url == "" {
+		if dataDir == "" {
+			return Database{}, errors.New("IAM_DATA_DIR must not be empty when IAM_DATABASE_URL is unset")
+		}
+		return Database{Kind: SQLite, Path: filepath.Join(dataDir, DefaultSQLiteFile), DataDir: dataDir}, nil
+	}
+	const want = "want postgres://…, postgresql://… or sqlite:///path/to/iam.db, or leave it unset for SQLite in IAM_DATA_DIR"
+	scheme, rest, ok := strings.Cut(url, "://")
+	switch {
+	case !ok || !urlScheme.MatchString(scheme):
+		return Database{}, fmt.Errorf("IAM_DATABASE_URL is not a database URL: %s", want)
+	case scheme == "postgres" || scheme == "postgresql":
+		return Database{Kind: Postgres, URL: url}, nil
+	case scheme != "sqlite":
+		return Database{}, fmt.Errorf("IAM_DATABASE_URL has the unsupported scheme %q: %s", scheme, want)
+	case rest == "":
+		return Database{}, errors.New("IAM_DATABASE_URL sqlite:// names no file: use sqlite:///abs/path/iam.db or sqlite://rel/path/iam.db")
+	case strings.ContainsAny(rest, "?#"):
+		return Database{}, errors.New("IAM_DATABASE_URL: a sqlite:// URL takes no parameters; the store sets its own")
+	}
+	return Database{Kind: SQLite, Path: rest}, nil
 }
