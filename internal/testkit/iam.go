@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -20,14 +21,39 @@ import (
 // and the iam command run in-process against them, as an operator would.
 type IAM struct {
 	t           testing.TB
-	DatabaseURL string
+	DatabaseURL string // as IAM_DATABASE_URL
 	KeyFile     string
 }
 
-// NewIAM gives t its own IAM installation.
+// EnvStore names the variable that chooses the store of NewIAM's
+// installations: unset or "postgres" for a fresh PostgreSQL database
+// (DatabaseURL), "sqlite" for a fresh SQLite file in the test's temporary
+// directory. `make test` runs the end-to-end packages (internal/cli,
+// cmd/...) once on each:
+//
+//	IAM_TEST_STORE=sqlite go test ./internal/cli/ ./cmd/...
+const EnvStore = "IAM_TEST_STORE"
+
+// NewIAM gives t its own IAM installation, on the store IAM_TEST_STORE
+// chooses.
 func NewIAM(t testing.TB) *IAM {
 	t.Helper()
-	return &IAM{t: t, DatabaseURL: DatabaseURL(t), KeyFile: SigningKeyFile(t)}
+	return &IAM{t: t, DatabaseURL: StoreURL(t), KeyFile: SigningKeyFile(t)}
+}
+
+// StoreURL returns the IAM_DATABASE_URL of a new, empty database on the
+// store IAM_TEST_STORE chooses.
+func StoreURL(t testing.TB) string {
+	t.Helper()
+	switch v := os.Getenv(EnvStore); v {
+	case "", "postgres":
+		return DatabaseURL(t)
+	case "sqlite":
+		return "sqlite://" + filepath.Join(t.TempDir(), "iam.db")
+	default:
+		t.Fatalf("%s=%q: want postgres or sqlite", EnvStore, v)
+		return ""
+	}
 }
 
 // ExampleSeed is the path of examples/rbac.yaml.

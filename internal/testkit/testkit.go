@@ -1,6 +1,7 @@
 // Package testkit is the one home of shared test helpers: a fresh
-// PostgreSQL database per test and a reusable signing key. Never import it
-// from non-test code.
+// PostgreSQL database per test (or, under IAM_TEST_STORE=sqlite, a fresh
+// SQLite file for NewIAM's end-to-end tests) and a reusable signing key.
+// Never import it from non-test code.
 package testkit
 
 import (
