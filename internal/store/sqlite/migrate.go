@@ -72,7 +72,11 @@ func (s *Store) Migrate() (uint, error) {
 // transaction, so the operating system releases it with a process that
 // dies; the empty file stays and is harmless.
 func lockMigrations(ctx context.Context, path string) (unlock func(), err error) {
-	db, err := sql.Open("sqlite", dsn(path+"-migrate.lock", locker))
+	lockPath := path + "-migrate.lock"
+	if err := createOwnerOnly(lockPath); err != nil {
+		return nil, err
+	}
+	db, err := sql.Open("sqlite", dsn(lockPath, locker))
 	if err != nil {
 		return nil, err
 	}

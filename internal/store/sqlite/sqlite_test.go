@@ -239,6 +239,20 @@ func TestOpen_MissingDirectory(t *testing.T) {
 	}
 }
 
+func TestOpen_NewFilesAreOwnerOnly(t *testing.T) {
+	path := dbPath(t)
+	openMigrated(t, path)
+	for _, name := range []string{path, path + "-wal", path + "-shm", path + "-migrate.lock"} {
+		info, err := os.Stat(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := info.Mode().Perm(); perm != 0o600 {
+			t.Errorf("%s: mode %v, want 0600", filepath.Base(name), perm)
+		}
+	}
+}
+
 func dbPath(t *testing.T) string { return filepath.Join(t.TempDir(), "iam.db") }
 
 func open(t *testing.T, path string) *sqlite.Store {

@@ -10,7 +10,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -42,11 +44,16 @@ type Store struct {
 const busyTimeoutMS = 5000
 
 // Open opens, creating it when missing, the SQLite database file at path.
-// Its directory must exist.
+// Its directory must exist. A new file is readable by its owner only: it
+// holds password hashes and maybe the signing key, and SQLite gives its
+// -wal and -shm files the same mode.
 func Open(ctx context.Context, path string) (*Store, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("database path %s: %w", path, err)
+	}
+	if err := createOwnerOnly(abs); err != nil {
+		return nil, err
 	}
 	// The writer opens first: it switches a new file to WAL mode, which is
 	// then a property of the file, before any reader connects.
@@ -60,6 +67,21 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, err
 	}
 	return &Store{path: abs, write: write, read: read}, nil
+}
+
+func createOwnerOnly(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("database %s cannot be created: %w", path, err)
+	}
+	return f.Close()
 }
 
 type poolKind int
