@@ -14,11 +14,14 @@ RUN go build -trimpath -ldflags="-s -w" -o /out/iam ./cmd/iam
 FROM alpine:3.22
 RUN apk add --no-cache ca-certificates \
  && addgroup -S -g 65532 iam \
- && adduser -S -D -H -u 65532 -G iam iam
+ && adduser -S -D -H -u 65532 -G iam iam \
+ && install -d -m 0700 -o 65532 -g 65532 /data
 COPY --from=build /out/iam /iam
 COPY examples /examples
 USER 65532:65532
-ENV IAM_HTTP_ADDR=0.0.0.0:8080
+# Without IAM_DATABASE_URL the embedded SQLite database lives in /data:
+# mount a volume there to keep it.
+ENV IAM_HTTP_ADDR=0.0.0.0:8080 IAM_DATA_DIR=/data
 EXPOSE 8080
 ENTRYPOINT ["/iam"]
 CMD ["serve"]
