@@ -58,21 +58,22 @@ func TestParseDump_CorruptDumpsNameTheRecord(t *testing.T) {
 		return `{"model": "auth.user", "pk": ` + pk + `, "fields": {"username": "` + username + `", "password": "", "is_active": true, "groups": [["Viewers"]]}}`
 	}
 	for name, tc := range map[string]struct{ dump, want string }{
-		"truncated JSON":      {`[` + group + `, ` + user("1", "alice")[:40], "record 2: invalid JSON"},
-		"bad JSON in record":  {"[\n" + group + ",\n" + `{"model": "auth.user" "pk": 2}` + "]", "record 2: invalid JSON at line 3"},
-		"not an array":        {`{"model": "auth.user"}`, "not a JSON array"},
-		"trailing data":       {`[` + group + `] x`, "after the closing ]"},
-		"record not object":   {`[` + group + `, 42]`, "record 2"},
-		"unknown group":       {`[` + group + `, ` + strings.Replace(user("5", "alice"), `["Viewers"]`, `["Auditors"]`, 1) + `]`, `record 2 (auth.user pk=5 "alice"): group "Auditors" is not in the dump`},
-		"unknown group pk":    {`[` + group + `, ` + strings.Replace(user("5", "alice"), `["Viewers"]`, `9`, 1) + `]`, `record 2 (auth.user pk=5 "alice"): group 9 is not in the dump`},
-		"case duplicate":      {`[` + group + `, ` + user("1", "alice") + `, ` + user("2", "Alice") + `]`, `record 3 (auth.user pk=2 "Alice") and record 2 (auth.user pk=1 "alice") are the same user`},
-		"NFKC duplicate":      {`[` + group + `, ` + user("1", "alice") + `, ` + user("2", "ａｌｉｃｅ") + `]`, `record 3 (auth.user pk=2 "ａｌｉｃｅ") and record 2 (auth.user pk=1 "alice")`},
-		"is_active not bool":  {`[` + group + `, ` + strings.Replace(user("1", "alice"), `"is_active": true`, `"is_active": "yes"`, 1) + `]`, "record 2 (auth.user pk=1): field is_active: want bool, not string"},
-		"no username":         {`[{"model": "auth.user", "pk": 1, "fields": {"username": "", "password": ""}}]`, "record 1 (auth.user pk=1): a user needs a username"},
-		"password not string": {`[{"model": "auth.user", "pk": 1, "fields": {"username": "al", "password": null}}]`, "record 1 (auth.user pk=1): password"},
-		"duplicate group":     {`[` + group + `, ` + group + `]`, `record 2 (auth.group pk=1 "Viewers"): group "Viewers" is also record 1`},
-		"bad permission key":  {`[{"model": "auth.group", "pk": 1, "fields": {"name": "G", "permissions": [["view_item"]]}}]`, `record 1 (auth.group pk=1 "G"): permission ["view_item"]`},
-		"permission pk alone": {`[{"model": "auth.group", "pk": 1, "fields": {"name": "G", "permissions": [4]}}]`, "permission 4 is not in the dump: dump with --natural-foreign"},
+		"truncated JSON":             {`[` + group + `, ` + user("1", "alice")[:40], "record 2: invalid JSON"},
+		"bad JSON in record":         {"[\n" + group + ",\n" + `{"model": "auth.user" "pk": 2}` + "]", "record 2: invalid JSON at line 3"},
+		"not an array":               {`{"model": "auth.user"}`, "not a JSON array"},
+		"trailing data":              {`[` + group + `] x`, "after the closing ]"},
+		"record not object":          {`[` + group + `, 42]`, `record 2: want an object with "model" and "fields"`},
+		"unknown group":              {`[` + group + `, ` + strings.Replace(user("5", "alice"), `["Viewers"]`, `["Auditors"]`, 1) + `]`, `record 2 (auth.user pk=5 "alice"): group "Auditors" is not in the dump`},
+		"unknown group pk":           {`[` + group + `, ` + strings.Replace(user("5", "alice"), `["Viewers"]`, `9`, 1) + `]`, `record 2 (auth.user pk=5 "alice"): group 9 is not in the dump`},
+		"case duplicate":             {`[` + group + `, ` + user("1", "alice") + `, ` + user("2", "Alice") + `]`, `record 3 (auth.user pk=2 "Alice") and record 2 (auth.user pk=1 "alice") are the same user`},
+		"NFKC duplicate":             {`[` + group + `, ` + user("1", "alice") + `, ` + user("2", "ａｌｉｃｅ") + `]`, `record 3 (auth.user pk=2 "ａｌｉｃｅ") and record 2 (auth.user pk=1 "alice")`},
+		"is_active not bool":         {`[` + group + `, ` + strings.Replace(user("1", "alice"), `"is_active": true`, `"is_active": "yes"`, 1) + `]`, "record 2 (auth.user pk=1): field is_active: want bool, not string"},
+		"no username":                {`[{"model": "auth.user", "pk": 1, "fields": {"username": "", "password": ""}}]`, "record 1 (auth.user pk=1): a user needs a username"},
+		"auth.user without password": {`[{"model": "auth.user", "pk": 1, "fields": {"username": "al"}}]`, "record 1 (auth.user pk=1): password: want a string"},
+		"password not string":        {`[{"model": "auth.user", "pk": 1, "fields": {"username": "al", "password": null}}]`, "record 1 (auth.user pk=1): password"},
+		"duplicate group":            {`[` + group + `, ` + group + `]`, `record 2 (auth.group pk=1 "Viewers"): group "Viewers" is also record 1`},
+		"bad permission key":         {`[{"model": "auth.group", "pk": 1, "fields": {"name": "G", "permissions": [["view_item"]]}}]`, `record 1 (auth.group pk=1 "G"): permission ["view_item"]`},
+		"permission pk alone":        {`[{"model": "auth.group", "pk": 1, "fields": {"name": "G", "permissions": [4]}}]`, "permission 4 is not in the dump: dump with --natural-foreign"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := django.ParseDump(strings.NewReader(tc.dump))

@@ -107,7 +107,10 @@ func splitRecords(raw []byte) ([]record, error) {
 	var records []record
 	for dec.More() {
 		var rec record
-		if err := dec.Decode(&rec); err != nil {
+		var typ *json.UnmarshalTypeError
+		if err := dec.Decode(&rec); errors.As(err, &typ) {
+			return nil, fmt.Errorf("%w: record %d: want an object with \"model\" and \"fields\"", ErrInvalidDump, len(records)+1)
+		} else if err != nil {
 			return nil, fmt.Errorf("%w: record %d: invalid JSON at %s: %v", ErrInvalidDump, len(records)+1, errorPosition(raw, dec, err), err)
 		}
 		records = append(records, rec)
@@ -168,7 +171,7 @@ func (p *parser) record(pass, n int, rec record) error {
 		if pass == 1 {
 			err = p.group(n, name, rec)
 		}
-	case fields["username"] != nil && fields["password"] != nil:
+	case model == "auth.user" || (fields["username"] != nil && fields["password"] != nil):
 		if pass == 2 {
 			err = p.user(n, name, rec)
 		}
