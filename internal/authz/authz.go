@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"time"
 	"unicode"
 
 	"github.com/google/uuid"
@@ -64,10 +63,9 @@ type Store interface {
 	AddUserRole(ctx context.Context, user uuid.UUID, role string, ev audit.Event) (bool, error)
 	RemoveUserRole(ctx context.Context, user uuid.UUID, role string, ev audit.Event) (bool, error)
 	UserGrants(ctx context.Context, user uuid.UUID) (Grants, error)
-	// ApplySeed applies a seed in one transaction, auditing each change.
-	// A dry run does the same work and returns the same report, then rolls
-	// the transaction back.
-	ApplySeed(ctx context.Context, seed Seed, actor string, at time.Time, dryRun bool) (SeedReport, error)
+	// SeedTx runs fn in one write transaction, committing if it returns
+	// nil, else rolling back and returning fn's error.
+	SeedTx(ctx context.Context, fn func(SeedTx) error) error
 }
 
 var permissionCode = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$`)

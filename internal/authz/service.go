@@ -79,7 +79,7 @@ func (s *Service) ApplySeed(ctx context.Context, actor string, seed Seed, dryRun
 	if err := seed.Validate(); err != nil {
 		return SeedReport{}, err
 	}
-	return s.store.ApplySeed(ctx, seed, actor, s.now().UTC(), dryRun)
+	return ApplySeed(ctx, s.store, seed, actor, s.now().UTC(), dryRun)
 }
 
 // RoleNames resolves role names case-insensitively to their stored form.

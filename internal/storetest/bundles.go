@@ -93,7 +93,7 @@ func testSeedRevokes(t *testing.T, s Store) {
 	wantNotRevoked(t, s, carol.ID)
 	seed := authz.Seed{Users: []authz.SeedUser{{Username: "carol", Roles: []string{"Clerk"}}, {Username: "dave", Roles: []string{"Clerk"}}}}
 	for _, n := range []int{4, 9} { // the second apply changes nothing
-		if _, err := s.ApplySeed(t.Context(), seed, "seeder", at(n), false); err != nil {
+		if _, err := authz.ApplySeed(t.Context(), s, seed, "seeder", at(n), false); err != nil {
 			t.Fatalf("ApplySeed: %v", err)
 		}
 	}
@@ -189,7 +189,7 @@ func testBundleVersion(t *testing.T, s Store) {
 		return err
 	})
 	step("seed a role", true, func() error {
-		_, err := s.ApplySeed(t.Context(), authz.Seed{Roles: []authz.SeedRole{{Name: "Porter"}}}, "seeder", at(3), false)
+		_, err := authz.ApplySeed(t.Context(), s, authz.Seed{Roles: []authz.SeedRole{{Name: "Porter"}}}, "seeder", at(3), false)
 		return err
 	})
 	step("disable user", true, func() error {

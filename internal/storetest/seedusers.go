@@ -66,7 +66,7 @@ func testSeedSyncsUserState(t *testing.T, s Store) {
 	alice := createUser(t, s, "alice", "Clerk")
 	step := func(n int, state string, wantState identity.State, wantChanges int) {
 		t.Helper()
-		r, err := s.ApplySeed(t.Context(), authz.Seed{Users: []authz.SeedUser{
+		r, err := authz.ApplySeed(t.Context(), s, authz.Seed{Users: []authz.SeedUser{
 			{Username: "ALICE", Roles: []string{"Clerk"}, State: state},
 		}}, "seeder", at(n), false)
 		if err != nil {
@@ -180,7 +180,7 @@ func testSeedDryRun(t *testing.T, s Store) {
 			{Username: "dave", Roles: []string{"Porter"}, PasswordHash: legacyHash},
 		},
 	}
-	dry, err := s.ApplySeed(t.Context(), seed, "seeder", at(2), true)
+	dry, err := authz.ApplySeed(t.Context(), s, seed, "seeder", at(2), true)
 	if err != nil {
 		t.Fatalf("dry run: %v", err)
 	}
@@ -193,7 +193,7 @@ func testSeedDryRun(t *testing.T, s Store) {
 		t.Errorf("bundle version %d → %d after a dry run, want unchanged", versionBefore, v)
 	}
 
-	real, err := s.ApplySeed(t.Context(), seed, "seeder", at(2), false)
+	real, err := authz.ApplySeed(t.Context(), s, seed, "seeder", at(2), false)
 	if err != nil {
 		t.Fatalf("apply after the dry run: %v", err)
 	}
@@ -205,7 +205,7 @@ func testSeedDryRun(t *testing.T, s Store) {
 	}
 
 	// A dry run of a broken seed fails as applying it would.
-	_, err = s.ApplySeed(t.Context(), authz.Seed{Users: []authz.SeedUser{{Username: "erin", Roles: []string{"Janitor"}}}}, "seeder", at(3), true)
+	_, err = authz.ApplySeed(t.Context(), s, authz.Seed{Users: []authz.SeedUser{{Username: "erin", Roles: []string{"Janitor"}}}}, "seeder", at(3), true)
 	if !errors.Is(err, authz.ErrRoleNotFound) {
 		t.Errorf("dry run with an unknown role = %v, want ErrRoleNotFound", err)
 	}

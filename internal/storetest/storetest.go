@@ -580,7 +580,7 @@ func testSeedIdempotent(t *testing.T, s Store) {
 		t.Errorf("role.created events = %+v, want 2 by seeder at %v", evs, at(1))
 	}
 
-	second, err := s.ApplySeed(t.Context(), shopSeed(), "seeder", at(2), false)
+	second, err := authz.ApplySeed(t.Context(), s, shopSeed(), "seeder", at(2), false)
 	if err != nil {
 		t.Fatalf("second ApplySeed: %v", err)
 	}
@@ -641,7 +641,7 @@ func testSeedSyncsRolePermissions(t *testing.T, s Store) {
 func testSeedUnknownPermission(t *testing.T, s Store) {
 	seedShop(t, s)
 	before := countEvents(t, s, "")
-	_, err := s.ApplySeed(t.Context(), authz.Seed{
+	_, err := authz.ApplySeed(t.Context(), s, authz.Seed{
 		Permissions: []authz.SeedPermission{{Code: "depot.read"}},
 		Roles: []authz.SeedRole{
 			{Name: "Clerk", Description: "Serves customers", Permissions: []string{"shop.write"}},
@@ -684,7 +684,7 @@ func testSeedUsers(t *testing.T, s Store) {
 func testSeedUnknownUserRole(t *testing.T, s Store) {
 	seedShop(t, s)
 	before := countEvents(t, s, "")
-	_, err := s.ApplySeed(t.Context(), authz.Seed{
+	_, err := authz.ApplySeed(t.Context(), s, authz.Seed{
 		Permissions: []authz.SeedPermission{{Code: "depot.read"}},
 		Roles:       []authz.SeedRole{{Name: "Porter", Permissions: []string{"depot.read"}}},
 		Users: []authz.SeedUser{
@@ -732,7 +732,7 @@ func wantNothingApplied(t *testing.T, s Store, eventsBefore int) {
 
 func testSeedBuiltinRole(t *testing.T, s Store) {
 	for _, name := range []string{authz.AdminRole, "IAM-Admin"} {
-		_, err := s.ApplySeed(t.Context(), authz.Seed{
+		_, err := authz.ApplySeed(t.Context(), s, authz.Seed{
 			Roles: []authz.SeedRole{{Name: name, Permissions: []string{"iam.users.read"}}},
 		}, "seeder", at(1), false)
 		if !errors.Is(err, authz.ErrBuiltinRole) {
@@ -919,7 +919,7 @@ func grants(t *testing.T, s Store, user uuid.UUID) authz.Grants {
 
 func applySeed(t *testing.T, s Store, seed authz.Seed) authz.SeedReport {
 	t.Helper()
-	r, err := s.ApplySeed(t.Context(), seed, "seeder", at(1), false)
+	r, err := authz.ApplySeed(t.Context(), s, seed, "seeder", at(1), false)
 	if err != nil {
 		t.Fatalf("ApplySeed: %v", err)
 	}

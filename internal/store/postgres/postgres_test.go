@@ -67,7 +67,7 @@ func TestMigrate_ConcurrentReplicasApplyOnce(t *testing.T) {
 func TestMigrate_Idempotent(t *testing.T) {
 	dbURL := testkit.DatabaseURL(t)
 	s := openMigrated(t, dbURL)
-	if _, err := s.ApplySeed(t.Context(), authz.Seed{
+	if _, err := authz.ApplySeed(t.Context(), s, authz.Seed{
 		Permissions: []authz.SeedPermission{{Code: "shop.read"}},
 		Roles:       []authz.SeedRole{{Name: "Clerk", Permissions: []string{"shop.read"}}},
 	}, audit.CLI, time.Now(), false); err != nil {

@@ -46,7 +46,16 @@ func (s *Store) Roles(ctx context.Context) ([]authz.Role, error) {
 
 // Role finds a role by name, case-insensitively.
 func (s *Store) Role(ctx context.Context, name string) (authz.Role, error) {
-	r, err := scanRole(s.pool.QueryRow(ctx, roleQuery+` WHERE lower(r.name) = lower($1) GROUP BY r.name`, name))
+	return findRole(ctx, s.pool, name)
+}
+
+// rowQuerier is a pool or a transaction.
+type rowQuerier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+func findRole(ctx context.Context, q rowQuerier, name string) (authz.Role, error) {
+	r, err := scanRole(q.QueryRow(ctx, roleQuery+` WHERE lower(r.name) = lower($1) GROUP BY r.name`, name))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return r, fmt.Errorf("%w: %q", authz.ErrRoleNotFound, name)
 	}
@@ -61,9 +70,8 @@ func (s *Store) GrantPermission(ctx context.Context, role, permission string, ev
 // RevokePermission removes a permission from a role.
 func (s *Store) RevokePermission(ctx context.Context, role, permission string, ev audit.Event) (bool, error) {
 	return s.change(ctx, ev, func(tx pgx.Tx) (bool, error) {
-		tag, err := tx.Exec(ctx, `DELETE FROM role_permissions WHERE role_name = $1 AND permission_code = $2`, role, permission)
-		if err != nil || tag.RowsAffected() == 1 {
-			return err == nil, err
+		if removed, err := revoke(ctx, tx, role, permission); err != nil || removed {
+			return removed, err
 		}
 		if err := mustExist(ctx, tx, `SELECT EXISTS (SELECT 1 FROM permissions WHERE code = $1)`, permission, authz.ErrPermissionNotFound); err != nil {
 			return false, err
@@ -81,8 +89,7 @@ func (s *Store) AddUserRole(ctx context.Context, user uuid.UUID, role string, ev
 // issued until now: they still claim the role.
 func (s *Store) RemoveUserRole(ctx context.Context, user uuid.UUID, role string, ev audit.Event) (bool, error) {
 	return s.change(ctx, ev, func(tx pgx.Tx) (bool, error) {
-		tag, err := tx.Exec(ctx, `DELETE FROM user_roles WHERE user_id = $1 AND role_name = $2`, user, role)
-		if err != nil || tag.RowsAffected() == 0 {
+		if removed, err := removeUserRole(ctx, tx, user, role); err != nil || !removed {
 			return false, err
 		}
 		return true, revokeSubject(ctx, tx, user, ev.At)
@@ -125,6 +132,12 @@ func grant(ctx context.Context, tx pgx.Tx, role, permission string) (bool, error
 		return false, err
 	}
 	return tag.RowsAffected() == 1, nil
+}
+
+// revoke takes a permission from a role, reporting whether it had it.
+func revoke(ctx context.Context, tx pgx.Tx, role, permission string) (bool, error) {
+	tag, err := tx.Exec(ctx, `DELETE FROM role_permissions WHERE role_name = $1 AND permission_code = $2`, role, permission)
+	return err == nil && tag.RowsAffected() == 1, err
 }
 
 func mustExist(ctx context.Context, tx pgx.Tx, query, arg string, notFound error) error {

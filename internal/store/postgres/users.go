@@ -16,6 +16,13 @@ import (
 
 const userColumns = `id, username, password_hash, state, created_at, updated_at, last_login_at`
 
+// The updates of SetUserState and SetPasswordHash, which seeds make too:
+// $1 the user's id, $2 the new value, $3 the time.
+const (
+	updateStateSQL        = `UPDATE users SET state = $2, updated_at = $3 WHERE id = $1 AND state <> $2`
+	updatePasswordHashSQL = `UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1`
+)
+
 func scanUser(row pgx.Row) (identity.User, error) {
 	var u identity.User
 	var state string
@@ -29,15 +36,8 @@ func scanUser(row pgx.Row) (identity.User, error) {
 
 // CreateUser inserts u and links it to roles, which must exist.
 func (s *Store) CreateUser(ctx context.Context, u identity.User, roles []string, ev audit.Event) error {
-	_, key := identity.NormalizeUsername(u.Username)
 	return s.inTx(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `
-			INSERT INTO users (id, username, username_key, password_hash, state, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-			u.ID, u.Username, key, u.PasswordHash, string(u.State), u.CreatedAt, u.UpdatedAt)
-		if code, _ := pgCode(err); code == uniqueViolation {
-			return fmt.Errorf("%w: %q", identity.ErrUsernameTaken, u.Username)
-		} else if err != nil {
+		if err := insertUser(ctx, tx, u); err != nil {
 			return err
 		}
 		for _, r := range roles {
@@ -49,9 +49,26 @@ func (s *Store) CreateUser(ctx context.Context, u identity.User, roles []string,
 	})
 }
 
+// insertUser inserts u, keyed by its normalised username.
+func insertUser(ctx context.Context, tx pgx.Tx, u identity.User) error {
+	_, key := identity.NormalizeUsername(u.Username)
+	_, err := tx.Exec(ctx, `
+		INSERT INTO users (id, username, username_key, password_hash, state, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		u.ID, u.Username, key, u.PasswordHash, string(u.State), u.CreatedAt, u.UpdatedAt)
+	if code, _ := pgCode(err); code == uniqueViolation {
+		return fmt.Errorf("%w: %q", identity.ErrUsernameTaken, u.Username)
+	}
+	return err
+}
+
 // UserByUsernameKey finds a user by normalised username.
 func (s *Store) UserByUsernameKey(ctx context.Context, key string) (identity.User, error) {
-	return scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE username_key = $1`, key))
+	return userByKey(ctx, s.pool, key)
+}
+
+func userByKey(ctx context.Context, q rowQuerier, key string) (identity.User, error) {
+	return scanUser(q.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE username_key = $1`, key))
 }
 
 // UserByID finds a user by id.
@@ -75,13 +92,12 @@ func (s *Store) SetUserState(ctx context.Context, id uuid.UUID, state identity.S
 	if state != identity.StateActive {
 		then = func(tx pgx.Tx) error { return revokeSubject(ctx, tx, id, at) }
 	}
-	return s.updateUser(ctx, id, ev, then,
-		`UPDATE users SET state = $2, updated_at = $3 WHERE id = $1 AND state <> $2`, id, string(state), at)
+	return s.updateUser(ctx, id, ev, then, updateStateSQL, id, string(state), at)
 }
 
 // SetPasswordHash replaces a user's password hash.
 func (s *Store) SetPasswordHash(ctx context.Context, id uuid.UUID, hash string, at time.Time, ev audit.Event) error {
-	_, err := s.updateUser(ctx, id, ev, nil, `UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1`, id, hash, at)
+	_, err := s.updateUser(ctx, id, ev, nil, updatePasswordHashSQL, id, hash, at)
 	return err
 }
 
@@ -145,6 +161,13 @@ func (s *Store) updateUser(ctx context.Context, id uuid.UUID, ev audit.Event, th
 		return insertAudit(ctx, tx, ev)
 	})
 	return changed, err
+}
+
+// removeUserRole unlinks a user from a role, reporting whether it had it.
+// The caller revokes the user's tokens.
+func removeUserRole(ctx context.Context, tx pgx.Tx, user uuid.UUID, role string) (bool, error) {
+	tag, err := tx.Exec(ctx, `DELETE FROM user_roles WHERE user_id = $1 AND role_name = $2`, user, role)
+	return err == nil && tag.RowsAffected() == 1, err
 }
 
 // addUserRole links a user to a role, reporting whether the link is new.

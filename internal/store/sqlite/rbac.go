@@ -67,7 +67,11 @@ func (s *Store) Roles(ctx context.Context) ([]authz.Role, error) {
 
 // Role finds a role by name, case-insensitively.
 func (s *Store) Role(ctx context.Context, name string) (authz.Role, error) {
-	roles, err := scanRoles(s.read.QueryContext(ctx, roleQuery+` WHERE r.name_key = ? ORDER BY rp.permission_code`, roleKey(name)))
+	return findRole(ctx, s.read, name)
+}
+
+func findRole(ctx context.Context, q querier, name string) (authz.Role, error) {
+	roles, err := scanRoles(q.QueryContext(ctx, roleQuery+` WHERE r.name_key = ? ORDER BY rp.permission_code`, roleKey(name)))
 	if err != nil {
 		return authz.Role{}, err
 	}
@@ -85,7 +89,7 @@ func (s *Store) GrantPermission(ctx context.Context, role, permission string, ev
 // RevokePermission removes a permission from a role.
 func (s *Store) RevokePermission(ctx context.Context, role, permission string, ev audit.Event) (bool, error) {
 	return s.change(ctx, ev, func(tx *sql.Tx) (bool, error) {
-		removed, err := affectedOne(tx.ExecContext(ctx, `DELETE FROM role_permissions WHERE role_name = ? AND permission_code = ?`, role, permission))
+		removed, err := revoke(ctx, tx, role, permission)
 		if err != nil || removed {
 			return removed, err
 		}
@@ -105,7 +109,7 @@ func (s *Store) AddUserRole(ctx context.Context, user uuid.UUID, role string, ev
 // issued until now: they still claim the role.
 func (s *Store) RemoveUserRole(ctx context.Context, user uuid.UUID, role string, ev audit.Event) (bool, error) {
 	return s.change(ctx, ev, func(tx *sql.Tx) (bool, error) {
-		removed, err := affectedOne(tx.ExecContext(ctx, `DELETE FROM user_roles WHERE user_id = ? AND role_name = ?`, user.String(), role))
+		removed, err := removeUserRole(ctx, tx, user, role)
 		if err != nil || !removed {
 			return false, err
 		}
@@ -163,6 +167,11 @@ func grant(ctx context.Context, tx *sql.Tx, role, permission string) (bool, erro
 		return false, err
 	}
 	return affectedOne(res, err)
+}
+
+// revoke takes a permission from a role, reporting whether it had it.
+func revoke(ctx context.Context, tx *sql.Tx, role, permission string) (bool, error) {
+	return affectedOne(tx.ExecContext(ctx, `DELETE FROM role_permissions WHERE role_name = ? AND permission_code = ?`, role, permission))
 }
 
 func exists(ctx context.Context, tx *sql.Tx, query string, arg any) (bool, error) {

@@ -56,7 +56,7 @@ func TestMigrate_ConcurrentStoresApplyOnce(t *testing.T) {
 func TestMigrate_Idempotent(t *testing.T) {
 	path := dbPath(t)
 	s := openMigrated(t, path)
-	if _, err := s.ApplySeed(t.Context(), authz.Seed{
+	if _, err := authz.ApplySeed(t.Context(), s, authz.Seed{
 		Permissions: []authz.SeedPermission{{Code: "shop.read"}},
 		Roles:       []authz.SeedRole{{Name: "Clerk", Permissions: []string{"shop.read"}}},
 	}, audit.CLI, time.Now(), false); err != nil {
@@ -115,7 +115,7 @@ func TestAuditEvents_AppendOnly(t *testing.T) {
 func TestTwoStoresOnOneFile_WriteConcurrently(t *testing.T) {
 	path := dbPath(t)
 	stores := []*sqlite.Store{openMigrated(t, path), open(t, path)}
-	if _, err := stores[0].ApplySeed(t.Context(), authz.Seed{
+	if _, err := authz.ApplySeed(t.Context(), stores[0], authz.Seed{
 		Permissions: []authz.SeedPermission{{Code: "shop.read"}, {Code: "shop.write"}},
 		Roles:       []authz.SeedRole{{Name: "Clerk"}},
 	}, audit.CLI, time.Now(), false); err != nil {
@@ -141,7 +141,7 @@ func TestTwoStoresOnOneFile_WriteConcurrently(t *testing.T) {
 					if _, err := s.RevokePermission(ctx, "Clerk", perm, audit.Event{At: time.Now(), Actor: audit.CLI, Action: audit.RolePermissionDrop}); err != nil {
 						errs <- fmt.Errorf("store %d RevokePermission: %w", si, err)
 					}
-					if _, err := s.ApplySeed(ctx, authz.Seed{Users: []authz.SeedUser{{Username: u.Username}}}, audit.CLI, time.Now(), false); err != nil {
+					if _, err := authz.ApplySeed(ctx, s, authz.Seed{Users: []authz.SeedUser{{Username: u.Username}}}, audit.CLI, time.Now(), false); err != nil {
 						errs <- fmt.Errorf("store %d ApplySeed: %w", si, err)
 					}
 					if _, err := s.BundleSource(ctx); err != nil {
@@ -192,7 +192,7 @@ func TestTwoStoresOnOneFile_WritersWaitForALongTransaction(t *testing.T) {
 	})
 	wg.Go(func() {
 		seed := authz.Seed{Permissions: []authz.SeedPermission{{Code: "shop.read"}}}
-		if _, err := c.ApplySeed(t.Context(), seed, audit.CLI, time.Now(), false); err != nil {
+		if _, err := authz.ApplySeed(t.Context(), c, seed, audit.CLI, time.Now(), false); err != nil {
 			t.Errorf("ApplySeed while another store holds the write lock: %v", err)
 		}
 	})

@@ -232,10 +232,14 @@ func collect[T any](rows *sql.Rows, scan func(*sql.Rows) (T, error)) ([]T, error
 	return out, rows.Err()
 }
 
-// queryStrings reads a one-column query of text.
-func queryStrings(ctx context.Context, q interface {
+// querier is a pool or a transaction.
+type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}, query string, args ...any) ([]string, error) {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// queryStrings reads a one-column query of text.
+func queryStrings(ctx context.Context, q querier, query string, args ...any) ([]string, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err

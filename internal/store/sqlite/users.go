@@ -16,6 +16,13 @@ import (
 
 const userColumns = `id, username, password_hash, state, created_at, updated_at, last_login_at`
 
+// The updates of SetUserState and SetPasswordHash, which seeds make too:
+// ?1 the user's id, ?2 the new value, ?3 the time.
+const (
+	updateStateSQL        = `UPDATE users SET state = ?2, updated_at = ?3 WHERE id = ?1 AND state <> ?2`
+	updatePasswordHashSQL = `UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1`
+)
+
 type scanner interface{ Scan(dest ...any) error }
 
 func scanUser(row scanner) (identity.User, error) {
@@ -31,15 +38,8 @@ func scanUser(row scanner) (identity.User, error) {
 
 // CreateUser inserts u and links it to roles, which must exist.
 func (s *Store) CreateUser(ctx context.Context, u identity.User, roles []string, ev audit.Event) error {
-	_, key := identity.NormalizeUsername(u.Username)
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `
-			INSERT INTO users (id, username, username_key, password_hash, state, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			u.ID.String(), u.Username, key, u.PasswordHash, string(u.State), ts(u.CreatedAt), ts(u.UpdatedAt))
-		if sqliteCode(err) == uniqueViolation {
-			return fmt.Errorf("%w: %q", identity.ErrUsernameTaken, u.Username)
-		} else if err != nil {
+		if err := insertUser(ctx, tx, u); err != nil {
 			return err
 		}
 		for _, r := range roles {
@@ -51,9 +51,26 @@ func (s *Store) CreateUser(ctx context.Context, u identity.User, roles []string,
 	})
 }
 
+// insertUser inserts u, keyed by its normalised username.
+func insertUser(ctx context.Context, tx *sql.Tx, u identity.User) error {
+	_, key := identity.NormalizeUsername(u.Username)
+	_, err := tx.ExecContext(ctx, `
+		INSERT INTO users (id, username, username_key, password_hash, state, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		u.ID.String(), u.Username, key, u.PasswordHash, string(u.State), ts(u.CreatedAt), ts(u.UpdatedAt))
+	if sqliteCode(err) == uniqueViolation {
+		return fmt.Errorf("%w: %q", identity.ErrUsernameTaken, u.Username)
+	}
+	return err
+}
+
 // UserByUsernameKey finds a user by normalised username.
 func (s *Store) UserByUsernameKey(ctx context.Context, key string) (identity.User, error) {
-	return scanUser(s.read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE username_key = ?`, key))
+	return userByKey(ctx, s.read, key)
+}
+
+func userByKey(ctx context.Context, q querier, key string) (identity.User, error) {
+	return scanUser(q.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE username_key = ?`, key))
 }
 
 // UserByID finds a user by id.
@@ -77,13 +94,12 @@ func (s *Store) SetUserState(ctx context.Context, id uuid.UUID, state identity.S
 	if state != identity.StateActive {
 		then = func(tx *sql.Tx) error { return revokeSubject(ctx, tx, id, at) }
 	}
-	return s.updateUser(ctx, id, ev, then,
-		`UPDATE users SET state = ?2, updated_at = ?3 WHERE id = ?1 AND state <> ?2`, id.String(), string(state), ts(at))
+	return s.updateUser(ctx, id, ev, then, updateStateSQL, id.String(), string(state), ts(at))
 }
 
 // SetPasswordHash replaces a user's password hash.
 func (s *Store) SetPasswordHash(ctx context.Context, id uuid.UUID, hash string, at time.Time, ev audit.Event) error {
-	_, err := s.updateUser(ctx, id, ev, nil, `UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1`, id.String(), hash, ts(at))
+	_, err := s.updateUser(ctx, id, ev, nil, updatePasswordHashSQL, id.String(), hash, ts(at))
 	return err
 }
 
@@ -136,6 +152,12 @@ func addUserRole(ctx context.Context, tx *sql.Tx, user uuid.UUID, role string) (
 		return false, identity.ErrUserNotFound
 	}
 	return affectedOne(res, err)
+}
+
+// removeUserRole unlinks a user from a role, reporting whether it had it.
+// The caller revokes the user's tokens.
+func removeUserRole(ctx context.Context, tx *sql.Tx, user uuid.UUID, role string) (bool, error) {
+	return affectedOne(tx.ExecContext(ctx, `DELETE FROM user_roles WHERE user_id = ? AND role_name = ?`, user.String(), role))
 }
 
 // affectedOne reports whether a statement changed exactly one row.
