@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,7 +16,6 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/gaia-platform/iam/internal/audit"
-	"github.com/gaia-platform/iam/internal/authz"
 	"github.com/gaia-platform/iam/internal/store/postgres"
 	"github.com/gaia-platform/iam/internal/storetest"
 	"github.com/gaia-platform/iam/internal/testkit"
@@ -40,51 +38,12 @@ func TestContract_LinguisticCollation(t *testing.T) {
 
 func TestMigrate_ConcurrentReplicasApplyOnce(t *testing.T) {
 	dbURL := testkit.DatabaseURL(t)
-	replicas := []*postgres.Store{open(t, dbURL), open(t, dbURL)}
-	versions := make([]uint, len(replicas))
-	errs := make([]error, len(replicas))
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i, s := range replicas {
-		wg.Go(func() {
-			<-start
-			versions[i], errs[i] = s.Migrate()
-		})
-	}
-	close(start)
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Errorf("replica %d: Migrate: %v", i, err)
-		}
-	}
-	if versions[0] == 0 || versions[0] != versions[1] {
-		t.Errorf("versions %v, want one non-zero version", versions)
-	}
-	wantAdminRole(t, replicas[0])
+	storetest.MigrateConcurrently(t, open(t, dbURL), open(t, dbURL))
 }
 
 func TestMigrate_Idempotent(t *testing.T) {
 	dbURL := testkit.DatabaseURL(t)
-	s := openMigrated(t, dbURL)
-	if _, err := authz.ApplySeed(t.Context(), s, authz.Seed{
-		Permissions: []authz.SeedPermission{{Code: "shop.read"}},
-		Roles:       []authz.SeedRole{{Name: "Clerk", Permissions: []string{"shop.read"}}},
-	}, audit.CLI, time.Now(), false); err != nil {
-		t.Fatal(err)
-	}
-	first, err := s.Migrate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	second, err := open(t, dbURL).Migrate()
-	if err != nil || second != first {
-		t.Fatalf("Migrate again = %d, %v; want %d, nil", second, err, first)
-	}
-	wantAdminRole(t, s)
-	if r, err := s.Role(t.Context(), "Clerk"); err != nil || len(r.Permissions) != 1 {
-		t.Errorf("Role(Clerk) after re-migrating = %+v, %v; want it untouched", r, err)
-	}
+	storetest.MigrateAgain(t, openMigrated(t, dbURL), open(t, dbURL))
 }
 
 func TestAuditEvents_AppendOnly(t *testing.T) {
@@ -180,14 +139,6 @@ func openMigrated(t *testing.T, dbURL string) *postgres.Store {
 		t.Fatalf("Migrate: %v", err)
 	}
 	return s
-}
-
-func wantAdminRole(t *testing.T, s *postgres.Store) {
-	t.Helper()
-	r, err := s.Role(t.Context(), authz.AdminRole)
-	if err != nil || !r.Builtin || len(r.Permissions) != 4 {
-		t.Errorf("Role(%s) = %+v, %v; want the built-in role with 4 permissions", authz.AdminRole, r, err)
-	}
 }
 
 // icuDatabaseURL returns the URL of a new database, beside a testkit one,

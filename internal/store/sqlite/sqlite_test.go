@@ -29,51 +29,12 @@ func TestContract(t *testing.T) {
 
 func TestMigrate_ConcurrentStoresApplyOnce(t *testing.T) {
 	path := dbPath(t)
-	stores := []*sqlite.Store{open(t, path), open(t, path), open(t, path)}
-	versions := make([]uint, len(stores))
-	errs := make([]error, len(stores))
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i, s := range stores {
-		wg.Go(func() {
-			<-start
-			versions[i], errs[i] = s.Migrate()
-		})
-	}
-	close(start)
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Errorf("store %d: Migrate: %v", i, err)
-		}
-		if versions[i] == 0 || versions[i] != versions[0] {
-			t.Errorf("versions %v, want one non-zero version", versions)
-		}
-	}
-	wantAdminRole(t, stores[0])
+	storetest.MigrateConcurrently(t, open(t, path), open(t, path), open(t, path))
 }
 
 func TestMigrate_Idempotent(t *testing.T) {
 	path := dbPath(t)
-	s := openMigrated(t, path)
-	if _, err := authz.ApplySeed(t.Context(), s, authz.Seed{
-		Permissions: []authz.SeedPermission{{Code: "shop.read"}},
-		Roles:       []authz.SeedRole{{Name: "Clerk", Permissions: []string{"shop.read"}}},
-	}, audit.CLI, time.Now(), false); err != nil {
-		t.Fatal(err)
-	}
-	first, err := s.Migrate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	second, err := open(t, path).Migrate()
-	if err != nil || second != first {
-		t.Fatalf("Migrate again = %d, %v; want %d, nil", second, err, first)
-	}
-	wantAdminRole(t, s)
-	if r, err := s.Role(t.Context(), "Clerk"); err != nil || len(r.Permissions) != 1 {
-		t.Errorf("Role(Clerk) after re-migrating = %+v, %v; want it untouched", r, err)
-	}
+	storetest.MigrateAgain(t, openMigrated(t, path), open(t, path))
 }
 
 // The triggers hold for any client of the file, not just for the store:
@@ -272,12 +233,4 @@ func openMigrated(t *testing.T, path string) *sqlite.Store {
 		t.Fatalf("Migrate: %v", err)
 	}
 	return s
-}
-
-func wantAdminRole(t *testing.T, s *sqlite.Store) {
-	t.Helper()
-	r, err := s.Role(t.Context(), authz.AdminRole)
-	if err != nil || !r.Builtin || len(r.Permissions) != 4 {
-		t.Errorf("Role(%s) = %+v, %v; want the built-in role with 4 permissions", authz.AdminRole, r, err)
-	}
 }
