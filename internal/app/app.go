@@ -19,6 +19,7 @@ import (
 	"github.com/gaia-platform/iam/internal/config"
 	"github.com/gaia-platform/iam/internal/httpapi"
 	"github.com/gaia-platform/iam/internal/identity"
+	"github.com/gaia-platform/iam/internal/serviceaccount"
 	"github.com/gaia-platform/iam/internal/store/postgres"
 	"github.com/gaia-platform/iam/internal/store/sqlite"
 	"github.com/gaia-platform/iam/internal/tokens"
@@ -33,6 +34,7 @@ type Store interface {
 	tokens.KeyStore
 	tokens.RevocationStore
 	bundle.Store
+	serviceaccount.Store
 	AuditEvents(ctx context.Context, action string, limit int) ([]audit.Stored, error)
 	Ping(ctx context.Context) error
 	// Migrate brings the schema up to date, returning its version.
@@ -123,6 +125,10 @@ func (a *App) handler(ctx context.Context, cfg config.Config) (http.Handler, *bu
 		return nil, nil, err
 	}
 	a.Log.Info("signing key loaded", "kid", key.ID)
+	services, err := a.ServiceAccounts(ctx, cfg.ClientSecretPepper)
+	if err != nil {
+		return nil, nil, err
+	}
 	bundles, err := a.publishBundles(ctx, cfg, keys)
 	if err != nil {
 		return nil, nil, err
@@ -130,6 +136,7 @@ func (a *App) handler(ctx context.Context, cfg config.Config) (http.Handler, *bu
 	return httpapi.New(httpapi.Deps{
 		Users:     a.Users,
 		RBAC:      a.RBAC,
+		Services:  services,
 		Issuer:    tokens.NewIssuer(keys, cfg.Issuer, cfg.AccessTokenTTL, a.Now),
 		Verifier:  tokens.NewVerifier(keys.JWKS(), cfg.Issuer, a.Now),
 		Keys:      keys,
@@ -138,7 +145,20 @@ func (a *App) handler(ctx context.Context, cfg config.Config) (http.Handler, *bu
 		IssuerID:  cfg.Issuer,
 		PublicURL: cfg.PublicURL,
 		Log:       a.Log,
+
+		AllowPasswordGrant: cfg.AllowPasswordGrant,
 	}), bundles, nil
+}
+
+// ServiceAccounts returns the service account service, hashing client
+// secrets with pepper, or when it is empty with the pepper kept in the
+// database (generated on first use).
+func (a *App) ServiceAccounts(ctx context.Context, pepper string) (*serviceaccount.Service, error) {
+	p, err := serviceaccount.Pepper(ctx, a.Store, pepper)
+	if err != nil {
+		return nil, err
+	}
+	return serviceaccount.NewService(a.Store, p, a.Now), nil
 }
 
 // publishBundles compiles the policy bundle, signed with the token signing

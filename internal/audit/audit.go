@@ -26,6 +26,14 @@ const (
 	RolePermissionDrop   = "role.permission.revoked"
 	SigningKeyCreated    = "signing_key.created"
 	TokenRevoked         = "token.revoked"
+
+	ServiceAccountCreated       = "service_account.created"
+	ServiceAccountSecretRotated = "service_account.secret.rotated"
+	ServiceAccountDisabled      = "service_account.disabled"
+	// ClientAuth* record OAuth2 client authentication at /oauth/token.
+	ClientAuthSucceeded       = "auth.client.succeeded"
+	ClientAuthFailed          = "auth.client.failed"
+	ClientSecretPepperCreated = "client_secret_pepper.created"
 )
 
 // CLI is the actor recorded for management commands run on the server host.

@@ -56,7 +56,8 @@ func newRoot(stdio IO) *cobra.Command {
 	root.SetErr(stdio.Err)
 	c.flags = config.NewFlags(root.PersistentFlags())
 	root.AddCommand(c.serveCmd(), c.migrateCmd(), c.createSuperuserCmd(), c.seedCmd(),
-		c.userCmd(), c.roleCmd(), c.auditCmd(), c.keysCmd(), c.importDjangoCmd())
+		c.userCmd(), c.roleCmd(), c.auditCmd(), c.keysCmd(), c.importDjangoCmd(),
+		c.serviceCmd())
 	return root
 }
 

@@ -175,7 +175,7 @@ func TestJWKS_PublishesOnlyThePublicKey(t *testing.T) {
 
 	d := srv.Do(t, http.MethodGet, "/.well-known/openid-configuration", "").JSON(t)
 	if d["issuer"] != "gaia-iam" || d["jwks_uri"] != srv.URL+"/.well-known/jwks.json" ||
-		d["token_endpoint"] != srv.URL+"/auth/login" {
+		d["token_endpoint"] != srv.URL+"/oauth/token" {
 		t.Fatalf("discovery document %v", d)
 	}
 	if r := srv.Do(t, http.MethodGet, "/healthz", ""); r.Status != http.StatusOK {

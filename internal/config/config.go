@@ -23,6 +23,11 @@ type Config struct {
 	AccessTokenTTL time.Duration
 	SigningKeyFile string
 	PublicURL      string // base URL clients reach the server at
+	// ClientSecretPepper keys the hashes of client secrets; empty: a
+	// pepper generated and kept in the database.
+	ClientSecretPepper string
+	// AllowPasswordGrant enables grant_type=password at /oauth/token.
+	AllowPasswordGrant bool
 }
 
 // Flags binds every server setting to a flag whose default comes from its
@@ -38,6 +43,8 @@ func NewFlags(fs *pflag.FlagSet) *Flags {
 	f.add(fs, "IAM_DATABASE_URL", "database-url", "",
 		"postgres://user@host:5432/gaia (or postgresql://) for PostgreSQL, the production store; sqlite:///abs/path/iam.db or sqlite://rel/path/iam.db for SQLite; unset: SQLite at <data-dir>/iam.db")
 	f.add(fs, "IAM_DATA_DIR", "data-dir", "./data", "directory of the embedded SQLite database when IAM_DATABASE_URL is unset (created 0700)")
+	f.add(fs, "IAM_CLIENT_SECRET_PEPPER", "client-secret-pepper", "",
+		"key (>= 32 characters) of the HMAC that client secrets are stored as; the server and the iam service commands must agree; unset: generated and kept in the database")
 	return f
 }
 
@@ -49,6 +56,7 @@ func (f *Flags) AddServerFlags(fs *pflag.FlagSet) {
 	add("IAM_ACCESS_TOKEN_TTL", "access-token-ttl", "15m", "access token lifetime, a Go duration")
 	add("IAM_SIGNING_KEY_FILE", "signing-key-file", "", "RSA private key PEM (PKCS#1 or PKCS#8, >= 2048 bits); unset: generated and kept in the database")
 	add("IAM_PUBLIC_URL", "public-url", "", "base URL clients use to reach this server (default http://<http-addr>)")
+	add("IAM_ALLOW_PASSWORD_GRANT", "allow-password-grant", "false", "accept grant_type=password at /oauth/token (true or false)")
 }
 
 func (f *Flags) add(fs *pflag.FlagSet, env, flag, def, usage string) {
@@ -73,6 +81,16 @@ func (f *Flags) Database() (Database, error) {
 	return ParseDatabase(f.value("IAM_DATABASE_URL"), f.value("IAM_DATA_DIR"))
 }
 
+// ClientSecretPepper returns the configured pepper of client secret
+// hashes, empty when unset.
+func (f *Flags) ClientSecretPepper() (string, error) {
+	p := f.value("IAM_CLIENT_SECRET_PEPPER")
+	if p != "" && len(p) < 32 {
+		return "", errors.New("IAM_CLIENT_SECRET_PEPPER must be at least 32 characters (e.g. openssl rand -base64 32)")
+	}
+	return p, nil
+}
+
 // Config validates every setting and returns the Config.
 func (f *Flags) Config() (Config, error) {
 	db, err := f.Database()
@@ -95,6 +113,15 @@ func (f *Flags) Config() (Config, error) {
 	ttl := f.value("IAM_ACCESS_TOKEN_TTL")
 	if c.AccessTokenTTL, err = time.ParseDuration(ttl); err != nil || c.AccessTokenTTL <= 0 {
 		return Config{}, fmt.Errorf("IAM_ACCESS_TOKEN_TTL %q is not a positive Go duration such as 15m", ttl)
+	}
+	if c.ClientSecretPepper, err = f.ClientSecretPepper(); err != nil {
+		return Config{}, err
+	}
+	switch v := f.value("IAM_ALLOW_PASSWORD_GRANT"); v {
+	case "true", "false":
+		c.AllowPasswordGrant = v == "true"
+	default:
+		return Config{}, fmt.Errorf("IAM_ALLOW_PASSWORD_GRANT %q is not true or false", v)
 	}
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.HTTPAddr

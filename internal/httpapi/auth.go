@@ -146,7 +146,9 @@ func (a *api) discovery(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{
 		"issuer":                                a.IssuerID,
 		"jwks_uri":                              base + "/.well-known/jwks.json",
-		"token_endpoint":                        base + "/auth/login",
+		"token_endpoint":                        base + "/oauth/token",
+		"grant_types_supported":                 a.grantTypes(),
+		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
 		"userinfo_endpoint":                     base + "/auth/me",
 		"id_token_signing_alg_values_supported": []string{"RS256"},
 		"claims_supported":                      []string{"iss", "sub", "username", "type", "roles", "permissions", "iat", "exp", "jti"},

@@ -14,6 +14,7 @@ import (
 	"github.com/gaia-platform/iam/internal/authz"
 	"github.com/gaia-platform/iam/internal/bundle"
 	"github.com/gaia-platform/iam/internal/identity"
+	"github.com/gaia-platform/iam/internal/serviceaccount"
 	"github.com/gaia-platform/iam/internal/tokens"
 )
 
@@ -24,6 +25,7 @@ const maxBody = 64 << 10
 type Deps struct {
 	Users     *identity.Service
 	RBAC      *authz.Service
+	Services  *serviceaccount.Service
 	Issuer    *tokens.Issuer
 	Verifier  *tokens.Verifier
 	Keys      *tokens.Keyring
@@ -32,6 +34,8 @@ type Deps struct {
 	IssuerID  string                      // the iss claim
 	PublicURL string                      // base URL of this server
 	Log       *slog.Logger
+	// AllowPasswordGrant enables grant_type=password at /oauth/token.
+	AllowPasswordGrant bool
 }
 
 type api struct{ Deps }
@@ -52,6 +56,7 @@ func New(d Deps) http.Handler {
 
 	r.POST("/auth/login", a.login)
 	r.GET("/auth/me", a.requireToken, a.me)
+	r.POST("/oauth/token", a.oauthToken)
 	r.GET("/.well-known/jwks.json", a.jwks)
 	r.GET("/.well-known/openid-configuration", a.discovery)
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })

@@ -22,6 +22,7 @@ import (
 	"github.com/gaia-platform/iam/internal/authz"
 	"github.com/gaia-platform/iam/internal/bundle"
 	"github.com/gaia-platform/iam/internal/identity"
+	"github.com/gaia-platform/iam/internal/serviceaccount"
 	"github.com/gaia-platform/iam/internal/tokens"
 )
 
@@ -32,13 +33,14 @@ type Store interface {
 	tokens.KeyStore
 	tokens.RevocationStore
 	bundle.Store
+	serviceaccount.Store
 	AuditEvents(ctx context.Context, action string, limit int) ([]audit.Stored, error)
 }
 
 // Run runs the contract. open returns a fresh, migrated store of its own
 // for each subtest and releases it when that subtest ends.
 func Run(t *testing.T, open func(t *testing.T) Store) {
-	for _, c := range contract {
+	for _, c := range slices.Concat(contract, serviceAccountContract) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			c.test(t, open(t))
