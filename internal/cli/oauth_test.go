@@ -201,6 +201,8 @@ func TestOAuthToken_BadClientsGetInvalidClient401(t *testing.T) {
 		{"no credentials", grant, nil, ""},
 		{"id without secret", form("grant_type", "client_credentials", "client_id", good.ClientID), nil, ""},
 		{"bearer instead of basic", grant, []string{"Authorization", "Bearer " + good.ClientSecret}, ""},
+		{"basic and form name different clients", form("grant_type", "client_credentials", "client_id", gone.ClientID), []string{"Authorization", basic(good.ClientID, good.ClientSecret)}, ""},
+		{"secret by basic and form", form("grant_type", "client_credentials", "client_secret", good.ClientSecret), []string{"Authorization", basic(good.ClientID, good.ClientSecret)}, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -97,6 +97,9 @@ func clientCredentials(c *gin.Context, form url.Values) (id, secret string, sent
 		if err1 != nil || err2 != nil {
 			return "", "", true, "malformed HTTP Basic credentials"
 		}
+		if form.Has("client_id") && form.Get("client_id") != id {
+			return "", "", true, "client_id in the form differs from the HTTP Basic one"
+		}
 		return id, secret, true, ""
 	case c.GetHeader("Authorization") != "":
 		return "", "", true, "unsupported Authorization scheme: use HTTP Basic"

@@ -84,20 +84,21 @@ func (s *Store) ServiceAccounts(ctx context.Context) ([]serviceaccount.Account, 
 
 // SetServiceAccountSecret replaces an account's secret hash.
 func (s *Store) SetServiceAccountSecret(ctx context.Context, id uuid.UUID, hash string, at time.Time, ev audit.Event) error {
-	_, err := s.updateServiceAccount(ctx, id, ev, `UPDATE service_accounts SET secret_hash = $2, updated_at = $3 WHERE id = $1`, id, hash, at)
+	_, err := s.updateServiceAccount(ctx, id, ev, nil, `UPDATE service_accounts SET secret_hash = $2, updated_at = $3 WHERE id = $1`, id, hash, at)
 	return err
 }
 
 // DisableServiceAccount disables an account and, when that changed its
 // state, voids its tokens issued until at, in one transaction.
 func (s *Store) DisableServiceAccount(ctx context.Context, id uuid.UUID, at time.Time, ev audit.Event) (bool, error) {
-	return s.updateServiceAccount(ctx, id, ev,
+	revoke := func(tx pgx.Tx) error { return revokeSubject(ctx, tx, id, at) }
+	return s.updateServiceAccount(ctx, id, ev, revoke,
 		`UPDATE service_accounts SET state = 'disabled', updated_at = $2 WHERE id = $1 AND state <> 'disabled'`, id, at)
 }
 
 // updateServiceAccount runs one UPDATE of an account row and, when it
-// changed the row, records ev; a disabled account also loses its tokens.
-func (s *Store) updateServiceAccount(ctx context.Context, id uuid.UUID, ev audit.Event, sql string, args ...any) (bool, error) {
+// changed the row, runs then (when not nil) and records ev.
+func (s *Store) updateServiceAccount(ctx context.Context, id uuid.UUID, ev audit.Event, then func(pgx.Tx) error, sql string, args ...any) (bool, error) {
 	changed := false
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, sql, args...)
@@ -115,8 +116,8 @@ func (s *Store) updateServiceAccount(ctx context.Context, id uuid.UUID, ev audit
 			return nil
 		}
 		changed = true
-		if ev.Action == audit.ServiceAccountDisabled {
-			if err := revokeSubject(ctx, tx, id, ev.At); err != nil {
+		if then != nil {
+			if err := then(tx); err != nil {
 				return err
 			}
 		}

@@ -92,20 +92,21 @@ func (s *Store) ServiceAccounts(ctx context.Context) ([]serviceaccount.Account, 
 
 // SetServiceAccountSecret replaces an account's secret hash.
 func (s *Store) SetServiceAccountSecret(ctx context.Context, id uuid.UUID, hash string, at time.Time, ev audit.Event) error {
-	_, err := s.updateServiceAccount(ctx, id, ev, `UPDATE service_accounts SET secret_hash = ?2, updated_at = ?3 WHERE id = ?1`, id.String(), hash, ts(at))
+	_, err := s.updateServiceAccount(ctx, id, ev, nil, `UPDATE service_accounts SET secret_hash = ?2, updated_at = ?3 WHERE id = ?1`, id.String(), hash, ts(at))
 	return err
 }
 
 // DisableServiceAccount disables an account and, when that changed its
 // state, voids its tokens issued until at, in one transaction.
 func (s *Store) DisableServiceAccount(ctx context.Context, id uuid.UUID, at time.Time, ev audit.Event) (bool, error) {
-	return s.updateServiceAccount(ctx, id, ev,
+	revoke := func(tx *sql.Tx) error { return revokeSubject(ctx, tx, id, at) }
+	return s.updateServiceAccount(ctx, id, ev, revoke,
 		`UPDATE service_accounts SET state = 'disabled', updated_at = ?2 WHERE id = ?1 AND state <> 'disabled'`, id.String(), ts(at))
 }
 
 // updateServiceAccount runs one UPDATE of an account row and, when it
-// changed the row, records ev; a disabled account also loses its tokens.
-func (s *Store) updateServiceAccount(ctx context.Context, id uuid.UUID, ev audit.Event, query string, args ...any) (bool, error) {
+// changed the row, runs then (when not nil) and records ev.
+func (s *Store) updateServiceAccount(ctx context.Context, id uuid.UUID, ev audit.Event, then func(*sql.Tx) error, query string, args ...any) (bool, error) {
 	changed := false
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		one, err := affectedOne(tx.ExecContext(ctx, query, args...))
@@ -120,8 +121,8 @@ func (s *Store) updateServiceAccount(ctx context.Context, id uuid.UUID, ev audit
 			return err
 		}
 		changed = true
-		if ev.Action == audit.ServiceAccountDisabled {
-			if err := revokeSubject(ctx, tx, id, ev.At); err != nil {
+		if then != nil {
+			if err := then(tx); err != nil {
 				return err
 			}
 		}
