@@ -33,6 +33,7 @@ type Store interface {
 	authz.Store
 	tokens.KeyStore
 	tokens.RevocationStore
+	tokens.RefreshStore
 	bundle.Store
 	serviceaccount.Store
 	AuditEvents(ctx context.Context, action string, limit int) ([]audit.Stored, error)
@@ -145,6 +146,11 @@ func (a *App) handler(ctx context.Context, cfg config.Config) (http.Handler, *bu
 		IssuerID:  cfg.Issuer,
 		PublicURL: cfg.PublicURL,
 		Log:       a.Log,
+		Now:       a.Now,
+		Sessions: tokens.NewSessions(a.Store, tokens.SessionPolicy{
+			TTL: cfg.Sessions.RefreshTokenTTL, IdleTimeout: cfg.Sessions.IdleTimeout, ReuseGrace: cfg.Sessions.ReuseGrace,
+		}, a.Now),
+		Revocations: a.Store,
 
 		AllowPasswordGrant: cfg.AllowPasswordGrant,
 	}), bundles, nil

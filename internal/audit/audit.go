@@ -34,6 +34,18 @@ const (
 	ClientAuthSucceeded       = "auth.client.succeeded"
 	ClientAuthFailed          = "auth.client.failed"
 	ClientSecretPepperCreated = "client_secret_pepper.created"
+
+	// Sessions: refresh-token families. Events name the family
+	// ("session:<uuid>"), never a token.
+	RefreshFamilyCreated = "session.created"
+	RefreshFamilyRevoked = "session.revoked"
+	RefreshTokenRotated  = "refresh_token.rotated"
+	// RefreshTokenRetried is a spent token presented again within
+	// IAM_REFRESH_REUSE_GRACE: a new successor, the family lives on.
+	RefreshTokenRetried = "refresh_token.retried"
+	// RefreshTokenReused is a spent token presented again outside the
+	// grace: the family and the user's access tokens are revoked.
+	RefreshTokenReused = "refresh_token.reused"
 )
 
 // CLI is the actor recorded for management commands run on the server host.

@@ -28,6 +28,14 @@ type Config struct {
 	ClientSecretPepper string
 	// AllowPasswordGrant enables grant_type=password at /oauth/token.
 	AllowPasswordGrant bool
+	Sessions           Sessions
+}
+
+// Sessions is the refresh-token policy.
+type Sessions struct {
+	RefreshTokenTTL time.Duration // absolute lifetime of a login's refresh family
+	IdleTimeout     time.Duration // a family unused this long is over
+	ReuseGrace      time.Duration // 0: presenting a spent token revokes its family
 }
 
 // Flags binds every server setting to a flag whose default comes from its
@@ -55,6 +63,9 @@ func (f *Flags) AddServerFlags(fs *pflag.FlagSet) {
 	add("IAM_ISSUER", "issuer", "gaia-iam", "the iss claim of issued tokens")
 	add("IAM_ACCESS_TOKEN_TTL", "access-token-ttl", "15m", "access token lifetime, a Go duration")
 	add("IAM_SIGNING_KEY_FILE", "signing-key-file", "", "RSA private key PEM (PKCS#1 or PKCS#8, >= 2048 bits); unset: generated and kept in the database")
+	add("IAM_REFRESH_TOKEN_TTL", "refresh-token-ttl", "720h", "lifetime of a login's refresh tokens, however often they are used, a Go duration")
+	add("IAM_REFRESH_IDLE_TIMEOUT", "refresh-idle-timeout", "24h", "a session whose refresh token goes unused this long is over, a Go duration (0: no idle timeout)")
+	add("IAM_REFRESH_REUSE_GRACE", "refresh-reuse-grace", "0s", "a refresh token spent this recently may be presented again for a new pair instead of revoking the session, a Go duration (0: never)")
 	add("IAM_PUBLIC_URL", "public-url", "", "base URL clients use to reach this server (default http://<http-addr>)")
 	add("IAM_ALLOW_PASSWORD_GRANT", "allow-password-grant", "false", "accept grant_type=password at /oauth/token (true or false)")
 }
@@ -123,10 +134,40 @@ func (f *Flags) Config() (Config, error) {
 	default:
 		return Config{}, fmt.Errorf("IAM_ALLOW_PASSWORD_GRANT %q is not true or false", v)
 	}
+	if c.Sessions, err = f.sessions(); err != nil {
+		return Config{}, err
+	}
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.HTTPAddr
 	}
 	return c, nil
+}
+
+func (f *Flags) sessions() (Sessions, error) {
+	var s Sessions
+	for _, d := range []struct {
+		env      string
+		to       *time.Duration
+		positive bool
+	}{
+		{"IAM_REFRESH_TOKEN_TTL", &s.RefreshTokenTTL, true},
+		{"IAM_REFRESH_IDLE_TIMEOUT", &s.IdleTimeout, false},
+		{"IAM_REFRESH_REUSE_GRACE", &s.ReuseGrace, false},
+	} {
+		v := f.value(d.env)
+		var err error
+		*d.to, err = time.ParseDuration(v)
+		switch {
+		case err != nil || *d.to < 0:
+			return Sessions{}, fmt.Errorf("%s %q is not a Go duration such as 24h", d.env, v)
+		case d.positive && *d.to == 0:
+			return Sessions{}, fmt.Errorf("%s %q must be positive", d.env, v)
+		}
+	}
+	if s.ReuseGrace > time.Minute {
+		return Sessions{}, fmt.Errorf("IAM_REFRESH_REUSE_GRACE %s is longer than 1m: a grace is for a client retrying a lost response", s.ReuseGrace)
+	}
+	return s, nil
 }
 
 // Store kinds.

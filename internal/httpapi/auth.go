@@ -25,6 +25,9 @@ type tokenResponse struct {
 	AccessToken string `json:"access_token"`
 	TokenType   string `json:"token_type"`
 	ExpiresIn   int64  `json:"expires_in"`
+	// RefreshToken is the session's current refresh token: opaque, kept
+	// by the server only as a hash.
+	RefreshToken string `json:"refresh_token,omitempty"`
 }
 
 func (a *api) login(c *gin.Context) {
@@ -42,22 +45,12 @@ func (a *api) login(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	grants, err := a.RBAC.Grants(ctx, user.ID)
+	refresh, _, err := a.Sessions.Start(ctx, user.ID, c.ClientIP())
 	if err != nil {
 		a.fail(c, err)
 		return
 	}
-	token, _, err := a.Issuer.Issue(tokens.Subject{
-		ID: user.ID.String(), Username: user.Username, Type: tokens.TypeUser,
-		Roles: grants.Roles, Permissions: grants.Permissions,
-	})
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
-	c.Header("Cache-Control", "no-store")
-	c.Header("Pragma", "no-cache")
-	c.JSON(http.StatusOK, tokenResponse{AccessToken: token, TokenType: "Bearer", ExpiresIn: int64(a.Issuer.TTL() / time.Second)})
+	a.issuePair(c, user, refresh)
 }
 
 // decodeJSON reads one JSON object from the body into v, answering 400

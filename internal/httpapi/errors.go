@@ -28,6 +28,10 @@ func (a *api) fail(c *gin.Context, err error) {
 	switch {
 	case errors.Is(err, identity.ErrInvalidCredentials):
 		writeError(c, http.StatusUnauthorized, "invalid_credentials", "invalid username or password")
+	case errors.Is(err, tokens.ErrInvalidGrant):
+		writeError(c, http.StatusUnauthorized, "invalid_grant", "the refresh token is invalid, expired or revoked")
+	case errors.Is(err, tokens.ErrSessionNotFound):
+		writeError(c, http.StatusNotFound, "not_found", "no such session")
 	case errors.Is(err, tokens.ErrInvalidToken):
 		c.Header("WWW-Authenticate", `Bearer error="invalid_token"`)
 		writeError(c, http.StatusUnauthorized, "invalid_token", err.Error())

@@ -23,17 +23,20 @@ const maxBody = 64 << 10
 
 // Deps is what the HTTP API needs.
 type Deps struct {
-	Users     *identity.Service
-	RBAC      *authz.Service
-	Services  *serviceaccount.Service
-	Issuer    *tokens.Issuer
-	Verifier  *tokens.Verifier
-	Keys      *tokens.Keyring
-	Ready     func(context.Context) error // reports whether the database answers
-	Bundle    func() *bundle.Signed       // the policy bundle to serve now
-	IssuerID  string                      // the iss claim
-	PublicURL string                      // base URL of this server
-	Log       *slog.Logger
+	Users       *identity.Service
+	RBAC        *authz.Service
+	Services    *serviceaccount.Service
+	Issuer      *tokens.Issuer
+	Verifier    *tokens.Verifier
+	Keys        *tokens.Keyring
+	Ready       func(context.Context) error // reports whether the database answers
+	Bundle      func() *bundle.Signed       // the policy bundle to serve now
+	IssuerID    string                      // the iss claim
+	PublicURL   string                      // base URL of this server
+	Log         *slog.Logger
+	Sessions    *tokens.Sessions
+	Revocations tokens.RevocationStore
+	Now         func() time.Time
 	// AllowPasswordGrant enables grant_type=password at /oauth/token.
 	AllowPasswordGrant bool
 }
@@ -57,6 +60,10 @@ func New(d Deps) http.Handler {
 	r.POST("/auth/login", a.login)
 	r.GET("/auth/me", a.requireToken, a.me)
 	r.POST("/oauth/token", a.oauthToken)
+	r.POST("/auth/refresh", a.refresh)
+	r.POST("/auth/logout", a.requireToken, a.logout)
+	r.GET("/auth/sessions", a.requireToken, a.listSessions)
+	r.DELETE("/auth/sessions/:id", a.requireToken, a.endSession)
 	r.GET("/.well-known/jwks.json", a.jwks)
 	r.GET("/.well-known/openid-configuration", a.discovery)
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })

@@ -32,6 +32,7 @@ type Store interface {
 	authz.Store
 	tokens.KeyStore
 	tokens.RevocationStore
+	tokens.RefreshStore
 	bundle.Store
 	serviceaccount.Store
 	AuditEvents(ctx context.Context, action string, limit int) ([]audit.Stored, error)
@@ -69,6 +70,13 @@ var contract = []struct {
 	{"AuditEvents_NewestFirstFilteredAndLimited", testAuditEvents},
 
 	{"IAMAdminRole_IsBuiltinWithIAMPermissions", testIAMAdminRole},
+
+	{"RefreshRotation_SpendsTheTokenAndAuditsIt", testRefreshRotation},
+	{"RefreshRotation_ReuseRevokesFamilyAndSubject", testRefreshReuse},
+	{"RefreshRotation_ConcurrentRotationsHaveOneWinner", testRefreshConcurrent},
+	{"RefreshRotation_RetryWithinGraceKeepsTheFamily", testRefreshGrace},
+	{"RefreshRotation_ExpiredIdleAndDisabledAreRefused", testRefreshRefusals},
+	{"RefreshFamilies_RevokeOnlyTheOwnersAndListActive", testRefreshFamilies},
 	{"Role_FoundIgnoringCase", testRoleIgnoresCase},
 	{"PermissionsAndRoles_SortedBytewise", testListingsSorted},
 	{"GrantPermission_IsIdempotentAndAuditedOnce", testGrantPermission},

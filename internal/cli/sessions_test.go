@@ -1,0 +1,309 @@
+package cli_test
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	opabundle "github.com/open-policy-agent/opa/v1/bundle"
+
+	"github.com/gaia-platform/iam/internal/testkit"
+)
+
+// pair is a login's or refresh's answer.
+type pair struct {
+	Access, Refresh string
+}
+
+func loginPair(t *testing.T, srv *testkit.Server, username, password string) pair {
+	t.Helper()
+	r := srv.Login(t, username, password)
+	if r.Status != http.StatusOK {
+		t.Fatalf("login %s: %d %s", username, r.Status, r.Body)
+	}
+	return pairOf(t, r)
+}
+
+func pairOf(t *testing.T, r testkit.Response) pair {
+	t.Helper()
+	m := r.JSON(t)
+	p := pair{Access: str(m["access_token"]), Refresh: str(m["refresh_token"])}
+	if p.Access == "" || p.Refresh == "" {
+		t.Fatalf("answer lacks a token pair: %s", r.Body)
+	}
+	return p
+}
+
+func str(v any) string { s, _ := v.(string); return s }
+
+func refreshReq(t *testing.T, srv *testkit.Server, refresh string) testkit.Response {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"refresh_token": refresh})
+	return srv.Do(t, http.MethodPost, "/auth/refresh", string(body), "Content-Type", "application/json")
+}
+
+func mustRefresh(t *testing.T, srv *testkit.Server, refresh string) pair {
+	t.Helper()
+	r := refreshReq(t, srv, refresh)
+	if r.Status != http.StatusOK {
+		t.Fatalf("refresh: %d %s", r.Status, r.Body)
+	}
+	return pairOf(t, r)
+}
+
+func listSessions(t *testing.T, srv *testkit.Server, access string) []map[string]any {
+	t.Helper()
+	r := srv.Do(t, http.MethodGet, "/auth/sessions", "", "Authorization", "Bearer "+access)
+	if r.Status != http.StatusOK {
+		t.Fatalf("GET /auth/sessions: %d %s", r.Status, r.Body)
+	}
+	var body struct {
+		Sessions []map[string]any `json:"sessions"`
+	}
+	if err := json.Unmarshal(r.Body, &body); err != nil {
+		t.Fatal(err)
+	}
+	return body.Sessions
+}
+
+func revocations(b opabundle.Bundle, kind string) map[string]any {
+	return b.Data["gaia"].(map[string]any)["revocations"].(map[string]any)[kind].(map[string]any)
+}
+
+func TestRefresh_RotatesAndTheOldTokenIsSpent(t *testing.T) {
+	t.Parallel()
+	e := testkit.NewIAM(t)
+	e.WithUser("alice", alicePassword, "Analyst")
+	srv := e.Serve()
+	first := loginPair(t, srv, "alice", alicePassword)
+	if len(first.Refresh) != 43 {
+		t.Errorf("refresh token %d characters, want 43 (32 bytes base64url)", len(first.Refresh))
+	}
+	second := mustRefresh(t, srv, first.Refresh)
+	if second.Refresh == first.Refresh {
+		t.Fatal("refresh returned the same refresh token")
+	}
+	if r := srv.Me(t, second.Access); r.Status != http.StatusOK {
+		t.Fatalf("the refreshed access token: %d %s", r.Status, r.Body)
+	}
+	third := mustRefresh(t, srv, second.Refresh)
+	if len(e.AuditEvents("refresh_token.rotated")) != 2 {
+		t.Error("want two refresh_token.rotated events")
+	}
+	for _, ev := range e.AuditEvents("") {
+		line, _ := json.Marshal(ev)
+		for _, secret := range []string{first.Refresh, second.Refresh, third.Refresh} {
+			if strings.Contains(string(line), secret) {
+				t.Fatalf("an audit event holds a refresh token: %s", line)
+			}
+		}
+	}
+	for _, secret := range []string{first.Refresh, second.Refresh} {
+		if strings.Contains(srv.Logs.String(), secret) {
+			t.Fatal("the server log holds a refresh token")
+		}
+	}
+}
+
+func TestRefresh_ReuseRevokesTheFamilyAndTheSubjectInTheBundle(t *testing.T) {
+	t.Parallel()
+	e := testkit.NewIAM(t)
+	e.WithUser("alice", alicePassword, "Analyst")
+	aliceID := e.UserID("alice")
+	srv := e.Serve()
+	first := loginPair(t, srv, "alice", alicePassword)
+	stale, _ := bundle(t, srv, "")
+	second := mustRefresh(t, srv, first.Refresh) // the legitimate client
+	before := time.Now().Unix()
+	// The thief presents the stolen, now spent, token.
+	testkit.AssertError(t, refreshReq(t, srv, first.Refresh), http.StatusUnauthorized, "invalid_grant")
+	// The whole family is dead: the legitimate successor too.
+	testkit.AssertError(t, refreshReq(t, srv, second.Refresh), http.StatusUnauthorized, "invalid_grant")
+	if n := len(e.AuditEvents("refresh_token.reused")); n != 1 {
+		t.Errorf("%d refresh_token.reused events, want 1", n)
+	}
+	var notBefore json.Number
+	bundleWhere(t, srv, stale.Header.Get("ETag"), func(b opabundle.Bundle) bool {
+		notBefore, _ = revocations(b, "subjects")[aliceID].(json.Number)
+		return notBefore != ""
+	})
+	if nb, _ := notBefore.Int64(); nb < before-1 {
+		t.Errorf("alice's tokens void up to %s, want at least %d", notBefore, before)
+	}
+	// A fresh login is a new family and works.
+	mustRefresh(t, srv, loginPair(t, srv, "alice", alicePassword).Refresh)
+}
+
+func TestRefresh_ConcurrentRefreshesOfOneTokenHaveOneWinner(t *testing.T) {
+	t.Parallel()
+	e := testkit.NewIAM(t)
+	e.WithUser("alice", alicePassword, "Analyst")
+	srv := e.Serve()
+	p := loginPair(t, srv, "alice", alicePassword)
+	const n = 6
+	statuses := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { statuses[i] = refreshReq(t, srv, p.Refresh).Status })
+	}
+	wg.Wait()
+	won := 0
+	for _, s := range statuses {
+		switch s {
+		case http.StatusOK:
+			won++
+		case http.StatusUnauthorized:
+		default:
+			t.Errorf("a concurrent refresh answered %d", s)
+		}
+	}
+	if won != 1 {
+		t.Errorf("%d of %d concurrent refreshes won (statuses %v), want exactly 1", won, n, statuses)
+	}
+	if r := len(e.AuditEvents("refresh_token.rotated")); r != 1 {
+		t.Errorf("%d rotations recorded, want 1", r)
+	}
+}
+
+func TestRefresh_RetryWithinGraceGetsAFreshPairFromTheSameFamily(t *testing.T) {
+	t.Parallel()
+	e := testkit.NewIAM(t)
+	e.WithUser("alice", alicePassword, "Analyst")
+	srv := e.Serve("--refresh-reuse-grace", "30s")
+	first := loginPair(t, srv, "alice", alicePassword)
+	mustRefresh(t, srv, first.Refresh) // the answer the client lost
+	retried := mustRefresh(t, srv, first.Refresh)
+	mustRefresh(t, srv, retried.Refresh)
+	if n := len(e.AuditEvents("refresh_token.reused")); n != 0 {
+		t.Errorf("%d reuse events within the grace, want 0", n)
+	}
+	if n := len(e.AuditEvents("refresh_token.retried")); n != 1 {
+		t.Errorf("%d retry events, want 1", n)
+	}
+	if s := listSessions(t, srv, retried.Access); len(s) != 1 {
+		t.Errorf("sessions %v, want the one family", s)
+	}
+}
+
+func TestRefresh_IdleTokenAndDisabledUserAreInvalidGrant(t *testing.T) {
+	t.Parallel()
+	e := testkit.NewIAM(t)
+	e.WithUser("alice", alicePassword, "Analyst")
+	srv := e.Serve("--refresh-idle-timeout", "1s")
+	idle := loginPair(t, srv, "alice", alicePassword)
+	time.Sleep(1100 * time.Millisecond)
+	testkit.AssertError(t, refreshReq(t, srv, idle.Refresh), http.StatusUnauthorized, "invalid_grant")
+
+	live := loginPair(t, srv, "alice", alicePassword)
+	e.Must("", "user", "disable", "alice")
+	testkit.AssertError(t, refreshReq(t, srv, live.Refresh), http.StatusUnauthorized, "invalid_grant")
+	testkit.AssertError(t, refreshReq(t, srv, "not-a-token"), http.StatusUnauthorized, "invalid_grant")
+	testkit.AssertError(t, refreshReq(t, srv, ""), http.StatusBadRequest, "invalid_request")
+}
+
+func TestRefresh_TokenPastItsLifetimeIsInvalidGrant(t *testing.T) {
+	t.Parallel()
+	e := testkit.NewIAM(t)
+	e.WithUser("alice", alicePassword, "Analyst")
+	srv := e.Serve("--refresh-token-ttl", "1s")
+	p := loginPair(t, srv, "alice", alicePassword)
+	time.Sleep(1100 * time.Millisecond)
+	testkit.AssertError(t, refreshReq(t, srv, p.Refresh), http.StatusUnauthorized, "invalid_grant")
+}
+
+func TestLogout_RevokesTheFamilyAndPublishesTheJTI(t *testing.T) {
+	t.Parallel()
+	e := testkit.NewIAM(t)
+	e.WithUser("alice", alicePassword, "Analyst")
+	srv := e.Serve()
+	p := loginPair(t, srv, "alice", alicePassword)
+	other := loginPair(t, srv, "alice", alicePassword)
+	stale, _ := bundle(t, srv, "")
+	body, _ := json.Marshal(map[string]string{"refresh_token": p.Refresh})
+	r := srv.Do(t, http.MethodPost, "/auth/logout", string(body), "Authorization", "Bearer "+p.Access, "Content-Type", "application/json")
+	if r.Status != http.StatusNoContent {
+		t.Fatalf("logout: %d %s\n%s", r.Status, r.Body, srv.Logs)
+	}
+	testkit.AssertError(t, refreshReq(t, srv, p.Refresh), http.StatusUnauthorized, "invalid_grant")
+	jti := claimsOf(t, p.Access)["jti"].(string)
+	bundleWhere(t, srv, stale.Header.Get("ETag"), func(b opabundle.Bundle) bool {
+		_, ok := revocations(b, "jti")[jti]
+		return ok
+	})
+	// The other session is untouched, and logout without a body works.
+	q := mustRefresh(t, srv, other.Refresh)
+	if r := srv.Do(t, http.MethodPost, "/auth/logout", "", "Authorization", "Bearer "+q.Access); r.Status != http.StatusNoContent {
+		t.Fatalf("logout without a body: %d %s", r.Status, r.Body)
+	}
+	testkit.AssertError(t, srv.Do(t, http.MethodPost, "/auth/logout", ""), http.StatusUnauthorized, "invalid_token")
+}
+
+func TestSessions_ListAndDeleteOnlyOwnFamilies(t *testing.T) {
+	t.Parallel()
+	e := testkit.NewIAM(t)
+	e.WithUser("alice", alicePassword, "Analyst")
+	e.Must(alicePassword+"\n", "user", "create", "bob", "--password-stdin", "--role", "Viewer")
+	srv := e.Serve()
+	a1 := loginPair(t, srv, "alice", alicePassword)
+	a2 := loginPair(t, srv, "alice", alicePassword)
+	b := loginPair(t, srv, "bob", alicePassword)
+	sessions := listSessions(t, srv, a1.Access)
+	if len(sessions) != 2 {
+		t.Fatalf("alice's sessions %v, want 2", sessions)
+	}
+	for _, s := range sessions {
+		for _, k := range []string{"id", "created_at", "last_used_at", "expires_at"} {
+			if _, ok := s[k]; !ok {
+				t.Errorf("session %v lacks %s", s, k)
+			}
+		}
+	}
+	bobs := listSessions(t, srv, b.Access)
+	if len(bobs) != 1 {
+		t.Fatalf("bob's sessions %v, want 1", bobs)
+	}
+	del := func(token, id string) testkit.Response {
+		return srv.Do(t, http.MethodDelete, "/auth/sessions/"+id, "", "Authorization", "Bearer "+token)
+	}
+	testkit.AssertError(t, del(a1.Access, str(bobs[0]["id"])), http.StatusNotFound, "not_found")
+	testkit.AssertError(t, del(a1.Access, "00000000-0000-0000-0000-000000000000"), http.StatusNotFound, "not_found")
+	testkit.AssertError(t, del(a1.Access, "nonsense"), http.StatusNotFound, "not_found")
+	mustRefresh(t, srv, b.Refresh) // bob's session survived
+
+	// Sessions are newest first: the first is a2's login.
+	a2ID := str(sessions[0]["id"])
+	if r := del(a1.Access, a2ID); r.Status != http.StatusNoContent {
+		t.Fatalf("delete own session: %d %s", r.Status, r.Body)
+	}
+	testkit.AssertError(t, refreshReq(t, srv, a2.Refresh), http.StatusUnauthorized, "invalid_grant")
+	mustRefresh(t, srv, a1.Refresh)
+	if left := listSessions(t, srv, a1.Access); len(left) != 1 || str(left[0]["id"]) == a2ID {
+		t.Errorf("sessions after delete %v", left)
+	}
+	testkit.AssertError(t, del(a1.Access, a2ID), http.StatusNotFound, "not_found")
+	if n := len(e.AuditEvents("session.revoked")); n != 1 {
+		t.Errorf("%d session.revoked events, want 1", n)
+	}
+}
+
+// claimsOf reads a JWT's payload without verifying it.
+func claimsOf(t *testing.T, token string) map[string]any {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %q", token)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}

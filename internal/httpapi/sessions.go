@@ -1,0 +1,166 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/gaia-platform/iam/internal/audit"
+	"github.com/gaia-platform/iam/internal/identity"
+	"github.com/gaia-platform/iam/internal/tokens"
+)
+
+type refreshRequest struct {
+	RefreshToken string `json:"refresh_token"`
+}
+
+// issuePair signs an access token for user and answers it with refresh,
+// the refresh token of the session.
+func (a *api) issuePair(c *gin.Context, user identity.User, refresh string) {
+	grants, err := a.RBAC.Grants(c.Request.Context(), user.ID)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	token, _, err := a.Issuer.Issue(tokens.Subject{
+		ID: user.ID.String(), Username: user.Username, Type: tokens.TypeUser,
+		Roles: grants.Roles, Permissions: grants.Permissions,
+	})
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.Header("Pragma", "no-cache")
+	c.JSON(http.StatusOK, tokenResponse{AccessToken: token, TokenType: "Bearer",
+		ExpiresIn: int64(a.Issuer.TTL() / time.Second), RefreshToken: refresh})
+}
+
+// refresh exchanges a refresh token for a new access token and the
+// refresh token's successor.
+func (a *api) refresh(c *gin.Context) {
+	var req refreshRequest
+	if !decodeJSON(c, &req) {
+		return
+	}
+	if req.RefreshToken == "" {
+		writeError(c, http.StatusBadRequest, "invalid_request", "refresh_token is required")
+		return
+	}
+	ctx := c.Request.Context()
+	next, fam, err := a.Sessions.Rotate(ctx, req.RefreshToken, c.ClientIP())
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	user, err := a.Users.ByID(ctx, fam.UserID)
+	if errors.Is(err, identity.ErrUserNotFound) || (err == nil && user.State != identity.StateActive) {
+		a.fail(c, tokens.ErrInvalidGrant)
+		return
+	}
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	a.issuePair(c, user, next)
+}
+
+// logout revokes the bearer access token by its jti until it expires and,
+// when the body names the session's refresh token, the session.
+func (a *api) logout(c *gin.Context) {
+	claims := c.MustGet(claimsKey).(tokens.Claims)
+	var req refreshRequest
+	body, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		writeError(c, http.StatusBadRequest, "invalid_request", fmt.Sprintf("request body is larger than %d KiB", maxBody>>10))
+		return
+	}
+	if len(bytes.TrimSpace(body)) > 0 {
+		if err := json.Unmarshal(body, &req); err != nil {
+			writeError(c, http.StatusBadRequest, "invalid_request", "request body must be a JSON object: "+jsonProblem(err))
+			return
+		}
+	}
+	ctx := c.Request.Context()
+	ev := audit.Event{At: a.Now().UTC(), Actor: claims.Type + ":" + claims.Subject, Action: audit.TokenRevoked,
+		Target: "jti:" + claims.ID, IP: c.ClientIP(), Details: map[string]any{"reason": "logout"}}
+	if _, err := a.Revocations.RevokeToken(ctx, claims.ID, claims.ExpiresAt, ev); err != nil {
+		a.fail(c, err)
+		return
+	}
+	if req.RefreshToken != "" && claims.Type == tokens.TypeUser {
+		user, err := uuid.Parse(claims.Subject)
+		if err != nil {
+			a.fail(c, fmt.Errorf("%w: subject is not a user id", tokens.ErrInvalidToken))
+			return
+		}
+		// A token that is unknown, another user's or already over has no
+		// session of the caller's to end: logout still succeeds.
+		err = a.Sessions.EndByToken(ctx, user, req.RefreshToken, c.ClientIP())
+		if err != nil && !errors.Is(err, tokens.ErrInvalidGrant) && !errors.Is(err, tokens.ErrSessionNotFound) {
+			a.fail(c, err)
+			return
+		}
+	}
+	c.Status(http.StatusNoContent)
+}
+
+type sessionView struct {
+	ID         uuid.UUID `json:"id"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastUsedAt time.Time `json:"last_used_at"`
+	ExpiresAt  time.Time `json:"expires_at"`
+}
+
+// callerID is the bearer token's user, or false (answered) for a
+// service token.
+func (a *api) callerID(c *gin.Context) (uuid.UUID, bool) {
+	claims := c.MustGet(claimsKey).(tokens.Claims)
+	id, err := uuid.Parse(claims.Subject)
+	if claims.Type != tokens.TypeUser || err != nil {
+		writeError(c, http.StatusForbidden, "forbidden", "sessions belong to users; this is not a user's token")
+		return uuid.Nil, false
+	}
+	return id, true
+}
+
+func (a *api) listSessions(c *gin.Context) {
+	user, ok := a.callerID(c)
+	if !ok {
+		return
+	}
+	fams, err := a.Sessions.Active(c.Request.Context(), user)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	out := make([]sessionView, 0, len(fams))
+	for _, f := range fams {
+		out = append(out, sessionView{ID: f.ID, CreatedAt: f.CreatedAt, LastUsedAt: f.LastUsedAt, ExpiresAt: f.ExpiresAt})
+	}
+	c.JSON(http.StatusOK, gin.H{"sessions": out})
+}
+
+func (a *api) endSession(c *gin.Context) {
+	user, ok := a.callerID(c)
+	if !ok {
+		return
+	}
+	id, err := uuid.Parse(c.Param("id"))
+	if err != nil {
+		a.fail(c, tokens.ErrSessionNotFound)
+		return
+	}
+	if err := a.Sessions.End(c.Request.Context(), user, id, c.ClientIP()); err != nil {
+		a.fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
