@@ -57,6 +57,10 @@ type Authorizer struct {
 	store    storage.Store
 	opa      atomic.Pointer[opasdk.OPA]
 	revision atomic.Pointer[string] // active bundle revision; nil before the first
+	// engineReady is closed by OPA once its plugins, the bundle among them,
+	// are ready: the store may hold a bundle a moment before the compiler
+	// has its policy.
+	engineReady atomic.Pointer[chan struct{}]
 	cache    *decisionCache
 	now      func() time.Time
 
@@ -96,7 +100,18 @@ func New(ctx context.Context, cfg Config) (*Authorizer, error) {
 }
 
 // Ready reports whether a bundle is active, so that checks can be allowed.
-func (a *Authorizer) Ready() bool { return a.revision.Load() != nil }
+func (a *Authorizer) Ready() bool {
+	ready := a.engineReady.Load()
+	if ready == nil || a.revision.Load() == nil {
+		return false
+	}
+	select {
+	case <-*ready:
+		return true
+	default:
+		return false
+	}
+}
 
 // Close stops background polling and releases the evaluator.
 func (a *Authorizer) Close() {
@@ -169,13 +184,14 @@ func (a *Authorizer) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	ready := make(chan struct{})
 	o, err := opasdk.New(ctx, opasdk.Options{
 		ID:            "gaia-sdk",
 		Config:        bytes.NewReader(conf),
 		Store:         a.store,
 		Logger:        opaLogger{a.cfg.Logger},
 		ConsoleLogger: opaLogger{a.cfg.Logger},
-		Ready:         make(chan struct{}),
+		Ready:         ready,
 	})
 	if err != nil {
 		return fmt.Errorf("start policy engine: %w", err)
@@ -184,6 +200,7 @@ func (a *Authorizer) start(ctx context.Context) error {
 	a.keys = ks
 	a.keysMu.Unlock()
 	a.opa.Store(o)
+	a.engineReady.Store(&ready)
 	return nil
 }
 

@@ -16,10 +16,10 @@ import (
 // revoked, and one of its roles must hold the permission today. An error
 // (no bundle yet, evaluation failure) always comes with a denying Decision.
 func (a *Authorizer) Authorize(ctx context.Context, token, permission string) (Decision, error) {
-	rev := a.revision.Load()
-	if rev == nil {
+	if !a.Ready() {
 		return Decision{Reasons: []string{"not_ready"}}, ErrNotReady
 	}
+	rev := a.revision.Load()
 	now := a.now()
 	if v, ok := a.cache.get(token, permission, *rev, now); ok {
 		return v.(Decision), nil
@@ -41,7 +41,7 @@ func (a *Authorizer) Authorize(ctx context.Context, token, permission string) (D
 // and permission fields win over extra. These decisions are not cached:
 // they may depend on anything in extra.
 func (a *Authorizer) AuthorizeInput(ctx context.Context, token, permission string, extra map[string]any) (Decision, error) {
-	if a.revision.Load() == nil {
+	if !a.Ready() {
 		return Decision{Reasons: []string{"not_ready"}}, ErrNotReady
 	}
 	input := make(map[string]any, len(extra)+2)
@@ -68,10 +68,10 @@ const principalKey = "\x00principal"
 
 // Principal returns the verified claims of a valid, unrevoked token.
 func (a *Authorizer) Principal(ctx context.Context, token string) (*Principal, error) {
-	rev := a.revision.Load()
-	if rev == nil {
+	if !a.Ready() {
 		return nil, ErrNotReady
 	}
+	rev := a.revision.Load()
 	now := a.now()
 	if v, ok := a.cache.get(token, principalKey, *rev, now); ok {
 		p := v.(Principal)
