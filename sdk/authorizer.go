@@ -61,8 +61,8 @@ type Authorizer struct {
 	// are ready: the store may hold a bundle a moment before the compiler
 	// has its policy.
 	engineReady atomic.Pointer[chan struct{}]
-	cache    *decisionCache
-	now      func() time.Time
+	cache       *decisionCache
+	now         func() time.Time
 
 	keysMu sync.Mutex
 	keys   keySet
