@@ -37,6 +37,8 @@ type Store interface {
 	bundle.Store
 	serviceaccount.Store
 	AuditEvents(ctx context.Context, action string, limit int) ([]audit.Stored, error)
+	AuditChain(ctx context.Context, after int64, limit int) ([]audit.Link, error)
+	AuditTail(ctx context.Context, q audit.TailQuery) ([]audit.Stored, error)
 	Ping(ctx context.Context) error
 	// Migrate brings the schema up to date, returning its version.
 	Migrate() (uint, error)

@@ -7,7 +7,6 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -113,10 +112,7 @@ func (c *cli) auditCmd() *cobra.Command {
 			}
 			enc := json.NewEncoder(c.Out)
 			for _, e := range events {
-				if err := enc.Encode(map[string]any{
-					"id": e.ID, "at": e.At.UTC().Format(time.RFC3339Nano), "actor": e.Actor, "action": e.Action,
-					"target": e.Target, "ip": e.IP, "details": e.Details,
-				}); err != nil {
+				if err := enc.Encode(eventJSON(e)); err != nil {
 					return err
 				}
 			}
@@ -125,6 +121,6 @@ func (c *cli) auditCmd() *cobra.Command {
 	}
 	list.Flags().StringVar(&action, "action", "", "only events of this action, e.g. auth.login.failed")
 	list.Flags().IntVar(&limit, "limit", 50, "at most this many events")
-	cmd.AddCommand(list)
+	cmd.AddCommand(list, c.auditVerifyCmd(), c.auditTailCmd())
 	return cmd
 }

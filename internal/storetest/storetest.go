@@ -36,6 +36,8 @@ type Store interface {
 	bundle.Store
 	serviceaccount.Store
 	AuditEvents(ctx context.Context, action string, limit int) ([]audit.Stored, error)
+	AuditChain(ctx context.Context, after int64, limit int) ([]audit.Link, error)
+	AuditTail(ctx context.Context, q audit.TailQuery) ([]audit.Stored, error)
 }
 
 // Run runs the contract. open returns a fresh, migrated store of its own
@@ -68,6 +70,8 @@ var contract = []struct {
 	{"RecordLoginUpgradingHash_AChangedHashWins", testLoginUpgradeLosesToAChangedHash},
 	{"RecordLoginUpgradingHash_MissingUserIsNotFound", testLoginUpgradeMissingUser},
 	{"AuditEvents_NewestFirstFilteredAndLimited", testAuditEvents},
+	{"AuditChain_ConcurrentWritersMakeOneValidChain", testAuditChainConcurrentWriters},
+	{"AuditTail_FiltersByActorAndTypeOldestFirst", testAuditTail},
 
 	{"IAMAdminRole_IsBuiltinWithIAMPermissions", testIAMAdminRole},
 

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -41,6 +42,9 @@ func (s *Store) Migrate() (uint, error) {
 	}
 	if dirty {
 		return v, fmt.Errorf("migration %d failed part-way: fix the schema by hand, then run iam migrate", v)
+	}
+	if err := s.backfillAuditChain(context.Background()); err != nil {
+		return v, fmt.Errorf("migrate: hash the audit events written before the chain: %w", err)
 	}
 	return v, nil
 }

@@ -52,29 +52,7 @@ func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 
 // AppendAudit records an event on its own.
 func (s *Store) AppendAudit(ctx context.Context, ev audit.Event) error {
-	return insertAudit(ctx, s.pool, ev)
-}
-
-type execer interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-}
-
-func insertAudit(ctx context.Context, db execer, ev audit.Event) error {
-	details := ev.Details
-	if details == nil {
-		details = map[string]any{}
-	}
-	raw, err := json.Marshal(details)
-	if err != nil {
-		return fmt.Errorf("encode audit details: %w", err)
-	}
-	_, err = db.Exec(ctx,
-		`INSERT INTO audit_events (occurred_at, actor, action, target, ip, details) VALUES ($1, $2, $3, $4, $5, $6)`,
-		ev.At, ev.Actor, ev.Action, ev.Target, ev.IP, raw)
-	if err != nil {
-		return fmt.Errorf("record audit event: %w", err)
-	}
-	return nil
+	return s.inTx(ctx, func(tx pgx.Tx) error { return insertAudit(ctx, tx, ev) })
 }
 
 // AuditEvents returns the newest events first, at most limit of them,

@@ -174,29 +174,7 @@ func (s *Store) readTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 
 // AppendAudit records an event on its own.
 func (s *Store) AppendAudit(ctx context.Context, ev audit.Event) error {
-	return insertAudit(ctx, s.write, ev)
-}
-
-type execer interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-}
-
-func insertAudit(ctx context.Context, db execer, ev audit.Event) error {
-	details := ev.Details
-	if details == nil {
-		details = map[string]any{}
-	}
-	raw, err := json.Marshal(details)
-	if err != nil {
-		return fmt.Errorf("encode audit details: %w", err)
-	}
-	_, err = db.ExecContext(ctx,
-		`INSERT INTO audit_events (occurred_at, actor, action, target, ip, details) VALUES (?, ?, ?, ?, ?, ?)`,
-		ts(ev.At), ev.Actor, ev.Action, ev.Target, ev.IP, string(raw))
-	if err != nil {
-		return fmt.Errorf("record audit event: %w", err)
-	}
-	return nil
+	return s.inTx(ctx, func(tx *sql.Tx) error { return insertAudit(ctx, tx, ev) })
 }
 
 // AuditEvents returns the newest events first, at most limit of them,
