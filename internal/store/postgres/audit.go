@@ -22,8 +22,8 @@ const auditChainLock int64 = 0x6761696161756474 // "gaiaaudt"
 // row to its commit; the id comes from the sequence under the lock, so id
 // order is chain order.
 func insertAudit(ctx context.Context, tx pgx.Tx, ev audit.Event) error {
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, auditChainLock); err != nil {
-		return fmt.Errorf("lock audit chain: %w", err)
+	if err := lockAuditChain(ctx, tx); err != nil {
+		return err
 	}
 	var prev *string
 	err := tx.QueryRow(ctx, `SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1`).Scan(&prev)
@@ -50,6 +50,15 @@ func insertAudit(ctx context.Context, tx pgx.Tx, ev audit.Event) error {
 		e.ID, e.At, e.Actor, e.Action, e.Target, e.IP, raw, prevHash, hash)
 	if err != nil {
 		return fmt.Errorf("record audit event: %w", err)
+	}
+	return nil
+}
+
+// lockAuditChain holds the chain lock until tx ends; taking it again in
+// the same transaction is free.
+func lockAuditChain(ctx context.Context, tx pgx.Tx) error {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, auditChainLock); err != nil {
+		return fmt.Errorf("lock audit chain: %w", err)
 	}
 	return nil
 }
@@ -127,7 +136,7 @@ func (s *Store) AuditTail(ctx context.Context, q audit.TailQuery) ([]audit.Store
 // for its own transaction only (ALTER TABLE is transactional).
 func (s *Store) backfillAuditChain(ctx context.Context) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, auditChainLock); err != nil {
+		if err := lockAuditChain(ctx, tx); err != nil {
 			return err
 		}
 		var missing bool
