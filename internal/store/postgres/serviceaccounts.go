@@ -84,7 +84,7 @@ func (s *Store) ServiceAccounts(ctx context.Context) ([]serviceaccount.Account, 
 
 // SetServiceAccountSecret replaces an account's secret hash.
 func (s *Store) SetServiceAccountSecret(ctx context.Context, id uuid.UUID, hash string, at time.Time, ev audit.Event) error {
-	_, err := s.updateServiceAccount(ctx, id, ev, nil, `UPDATE service_accounts SET secret_hash = $2, updated_at = $3 WHERE id = $1`, id, hash, at)
+	_, err := s.updateRow(ctx, accountsTable, id, ev, nil, `UPDATE service_accounts SET secret_hash = $2, updated_at = $3 WHERE id = $1`, id, hash, at)
 	return err
 }
 
@@ -92,38 +92,8 @@ func (s *Store) SetServiceAccountSecret(ctx context.Context, id uuid.UUID, hash 
 // state, voids its tokens issued until at, in one transaction.
 func (s *Store) DisableServiceAccount(ctx context.Context, id uuid.UUID, at time.Time, ev audit.Event) (bool, error) {
 	revoke := func(tx pgx.Tx) error { return revokeSubject(ctx, tx, id, at) }
-	return s.updateServiceAccount(ctx, id, ev, revoke,
+	return s.updateRow(ctx, accountsTable, id, ev, revoke,
 		`UPDATE service_accounts SET state = 'disabled', updated_at = $2 WHERE id = $1 AND state <> 'disabled'`, id, at)
-}
-
-// updateServiceAccount runs one UPDATE of an account row and, when it
-// changed the row, runs then (when not nil) and records ev.
-func (s *Store) updateServiceAccount(ctx context.Context, id uuid.UUID, ev audit.Event, then func(pgx.Tx) error, sql string, args ...any) (bool, error) {
-	changed := false
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, sql, args...)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			var exists bool
-			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM service_accounts WHERE id = $1)`, id).Scan(&exists); err != nil {
-				return err
-			}
-			if !exists {
-				return serviceaccount.ErrNotFound
-			}
-			return nil
-		}
-		changed = true
-		if then != nil {
-			if err := then(tx); err != nil {
-				return err
-			}
-		}
-		return insertAudit(ctx, tx, ev)
-	})
-	return changed, err
 }
 
 // ServiceAccountGrants returns an account's roles and the union of their

@@ -92,18 +92,18 @@ func (s *Store) SetUserState(ctx context.Context, id uuid.UUID, state identity.S
 	if state != identity.StateActive {
 		then = func(tx pgx.Tx) error { return revokeSubject(ctx, tx, id, at) }
 	}
-	return s.updateUser(ctx, id, ev, then, updateStateSQL, id, string(state), at)
+	return s.updateRow(ctx, usersTable, id, ev, then, updateStateSQL, id, string(state), at)
 }
 
 // SetPasswordHash replaces a user's password hash.
 func (s *Store) SetPasswordHash(ctx context.Context, id uuid.UUID, hash string, at time.Time, ev audit.Event) error {
-	_, err := s.updateUser(ctx, id, ev, nil, updatePasswordHashSQL, id, hash, at)
+	_, err := s.updateRow(ctx, usersTable, id, ev, nil, updatePasswordHashSQL, id, hash, at)
 	return err
 }
 
 // RecordLogin stores the time of a successful login.
 func (s *Store) RecordLogin(ctx context.Context, id uuid.UUID, at time.Time, ev audit.Event) error {
-	_, err := s.updateUser(ctx, id, ev, nil, `UPDATE users SET last_login_at = $2 WHERE id = $1`, id, at)
+	_, err := s.updateRow(ctx, usersTable, id, ev, nil, `UPDATE users SET last_login_at = $2 WHERE id = $1`, id, at)
 	return err
 }
 
@@ -130,37 +130,6 @@ func (s *Store) RecordLoginUpgradingHash(ctx context.Context, id uuid.UUID, at t
 		return insertAudit(ctx, tx, upgraded)
 	})
 	return replaced, err
-}
-
-// updateUser runs one UPDATE of a user row and, when it changed a row,
-// runs then (when not nil) and records ev. A missing user is
-// ErrUserNotFound.
-func (s *Store) updateUser(ctx context.Context, id uuid.UUID, ev audit.Event, then func(pgx.Tx) error, sql string, args ...any) (bool, error) {
-	changed := false
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, sql, args...)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			var exists bool
-			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)`, id).Scan(&exists); err != nil {
-				return err
-			}
-			if !exists {
-				return identity.ErrUserNotFound
-			}
-			return nil
-		}
-		changed = true
-		if then != nil {
-			if err := then(tx); err != nil {
-				return err
-			}
-		}
-		return insertAudit(ctx, tx, ev)
-	})
-	return changed, err
 }
 
 // removeUserRole unlinks a user from a role, reporting whether it had it.

@@ -92,7 +92,7 @@ func (s *Store) ServiceAccounts(ctx context.Context) ([]serviceaccount.Account, 
 
 // SetServiceAccountSecret replaces an account's secret hash.
 func (s *Store) SetServiceAccountSecret(ctx context.Context, id uuid.UUID, hash string, at time.Time, ev audit.Event) error {
-	_, err := s.updateServiceAccount(ctx, id, ev, nil, `UPDATE service_accounts SET secret_hash = ?2, updated_at = ?3 WHERE id = ?1`, id.String(), hash, ts(at))
+	_, err := s.updateRow(ctx, accountsTable, id, ev, nil, `UPDATE service_accounts SET secret_hash = ?2, updated_at = ?3 WHERE id = ?1`, id.String(), hash, ts(at))
 	return err
 }
 
@@ -100,35 +100,8 @@ func (s *Store) SetServiceAccountSecret(ctx context.Context, id uuid.UUID, hash 
 // state, voids its tokens issued until at, in one transaction.
 func (s *Store) DisableServiceAccount(ctx context.Context, id uuid.UUID, at time.Time, ev audit.Event) (bool, error) {
 	revoke := func(tx *sql.Tx) error { return revokeSubject(ctx, tx, id, at) }
-	return s.updateServiceAccount(ctx, id, ev, revoke,
+	return s.updateRow(ctx, accountsTable, id, ev, revoke,
 		`UPDATE service_accounts SET state = 'disabled', updated_at = ?2 WHERE id = ?1 AND state <> 'disabled'`, id.String(), ts(at))
-}
-
-// updateServiceAccount runs one UPDATE of an account row and, when it
-// changed the row, runs then (when not nil) and records ev.
-func (s *Store) updateServiceAccount(ctx context.Context, id uuid.UUID, ev audit.Event, then func(*sql.Tx) error, query string, args ...any) (bool, error) {
-	changed := false
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		one, err := affectedOne(tx.ExecContext(ctx, query, args...))
-		if err != nil {
-			return err
-		}
-		if !one {
-			found, err := exists(ctx, tx, `SELECT EXISTS (SELECT 1 FROM service_accounts WHERE id = ?)`, id.String())
-			if err == nil && !found {
-				err = serviceaccount.ErrNotFound
-			}
-			return err
-		}
-		changed = true
-		if then != nil {
-			if err := then(tx); err != nil {
-				return err
-			}
-		}
-		return insertAudit(ctx, tx, ev)
-	})
-	return changed, err
 }
 
 // ServiceAccountGrants returns an account's roles and the union of their

@@ -94,49 +94,19 @@ func (s *Store) SetUserState(ctx context.Context, id uuid.UUID, state identity.S
 	if state != identity.StateActive {
 		then = func(tx *sql.Tx) error { return revokeSubject(ctx, tx, id, at) }
 	}
-	return s.updateUser(ctx, id, ev, then, updateStateSQL, id.String(), string(state), ts(at))
+	return s.updateRow(ctx, usersTable, id, ev, then, updateStateSQL, id.String(), string(state), ts(at))
 }
 
 // SetPasswordHash replaces a user's password hash.
 func (s *Store) SetPasswordHash(ctx context.Context, id uuid.UUID, hash string, at time.Time, ev audit.Event) error {
-	_, err := s.updateUser(ctx, id, ev, nil, updatePasswordHashSQL, id.String(), hash, ts(at))
+	_, err := s.updateRow(ctx, usersTable, id, ev, nil, updatePasswordHashSQL, id.String(), hash, ts(at))
 	return err
 }
 
 // RecordLogin stores the time of a successful login.
 func (s *Store) RecordLogin(ctx context.Context, id uuid.UUID, at time.Time, ev audit.Event) error {
-	_, err := s.updateUser(ctx, id, ev, nil, `UPDATE users SET last_login_at = ?2 WHERE id = ?1`, id.String(), ts(at))
+	_, err := s.updateRow(ctx, usersTable, id, ev, nil, `UPDATE users SET last_login_at = ?2 WHERE id = ?1`, id.String(), ts(at))
 	return err
-}
-
-// updateUser runs one UPDATE of a user row and, when it changed a row,
-// runs then (when not nil) and records ev. A missing user is
-// ErrUserNotFound.
-func (s *Store) updateUser(ctx context.Context, id uuid.UUID, ev audit.Event, then func(*sql.Tx) error, query string, args ...any) (bool, error) {
-	changed := false
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, query, args...)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			found, err := exists(ctx, tx, `SELECT EXISTS (SELECT 1 FROM users WHERE id = ?)`, id.String())
-			if err == nil && !found {
-				err = identity.ErrUserNotFound
-			}
-			return err
-		}
-		changed = true
-		if then != nil {
-			if err := then(tx); err != nil {
-				return err
-			}
-		}
-		return insertAudit(ctx, tx, ev)
-	})
-	return changed, err
 }
 
 // addUserRole links a user to a role, reporting whether the link is new.
