@@ -132,3 +132,38 @@ type TailQuery struct {
 	Last  bool   // the newest Limit matching events, rather than the first after After
 	Limit int
 }
+
+// BackfillPage is how many links Backfill reads at a time.
+const BackfillPage = 1000
+
+// Backfill hashes, in id order, every link that has no hash yet, chaining
+// each to the link before it: page reads up to BackfillPage links after an
+// id, set stores one link's hashes. Stores call it when they migrate a trail
+// written before the chain existed.
+func Backfill(page func(after int64) ([]Link, error), set func(id int64, prev, hash string) error) error {
+	prev, after := "", int64(0)
+	for {
+		links, err := page(after)
+		if err != nil {
+			return err
+		}
+		for _, l := range links {
+			after = l.ID
+			if l.Hash != "" {
+				prev = l.Hash
+				continue
+			}
+			hash, err := ChainHash(prev, l.Stored)
+			if err != nil {
+				return err
+			}
+			if err := set(l.ID, prev, hash); err != nil {
+				return err
+			}
+			prev = hash
+		}
+		if len(links) < BackfillPage {
+			return nil
+		}
+	}
+}

@@ -120,32 +120,16 @@ func (s *Store) backfillAuditChain(ctx context.Context) error {
 		if _, err := tx.ExecContext(ctx, `DROP TRIGGER audit_events_no_update`); err != nil {
 			return err
 		}
-		prev, after := "", int64(0)
-		for {
-			page, err := auditChain(ctx, tx, after, 1000)
-			if err != nil {
+		err := audit.Backfill(
+			func(after int64) ([]audit.Link, error) { return auditChain(ctx, tx, after, audit.BackfillPage) },
+			func(id int64, prev, hash string) error {
+				_, err := tx.ExecContext(ctx, `UPDATE audit_events SET prev_hash = ?, hash = ? WHERE id = ?`, prev, hash, id)
 				return err
-			}
-			for _, l := range page {
-				after = l.ID
-				if l.Hash != "" {
-					prev = l.Hash
-					continue
-				}
-				hash, err := audit.ChainHash(prev, l.Stored)
-				if err != nil {
-					return err
-				}
-				if _, err := tx.ExecContext(ctx, `UPDATE audit_events SET prev_hash = ?, hash = ? WHERE id = ?`, prev, hash, l.ID); err != nil {
-					return err
-				}
-				prev = hash
-			}
-			if len(page) < 1000 {
-				break
-			}
+			})
+		if err != nil {
+			return err
 		}
-		_, err := tx.ExecContext(ctx, trigger)
+		_, err = tx.ExecContext(ctx, trigger)
 		return err
 	})
 }
