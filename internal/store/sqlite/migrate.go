@@ -3,13 +3,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
-	"github.com/golang-migrate/migrate/v4"
 	sqlitemigrate "github.com/golang-migrate/migrate/v4/database/sqlite"
-	"github.com/golang-migrate/migrate/v4/source/iofs"
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/gaia-platform/iam/migrations"
@@ -32,10 +29,6 @@ func (s *Store) Migrate() (uint, error) {
 	}
 	defer unlock()
 
-	src, err := iofs.New(migrations.Sqlite, "sqlite")
-	if err != nil {
-		return 0, err
-	}
 	db, err := sql.Open("sqlite", dsn(s.path, writer))
 	if err != nil {
 		return 0, err
@@ -46,21 +39,9 @@ func (s *Store) Migrate() (uint, error) {
 		db.Close()
 		return 0, fmt.Errorf("prepare migrations: %w", err)
 	}
-	m, err := migrate.NewWithInstance("iofs", src, "sqlite", driver)
+	v, err := migrations.Apply(migrations.Sqlite, "sqlite", "sqlite", driver)
 	if err != nil {
-		driver.Close()
-		return 0, fmt.Errorf("prepare migrations: %w", err)
-	}
-	defer m.Close()
-	if err := m.Up(); err != nil && !errors.Is(err, migrate.ErrNoChange) {
-		return 0, fmt.Errorf("migrate: %w", err)
-	}
-	v, dirty, err := m.Version()
-	if err != nil {
-		return 0, err
-	}
-	if dirty {
-		return v, fmt.Errorf("migration %d failed part-way: fix the schema by hand, then run iam migrate", v)
+		return v, err
 	}
 	if err := s.backfillAuditChain(ctx); err != nil {
 		return v, fmt.Errorf("migrate: hash the audit events written before the chain: %w", err)
