@@ -20,12 +20,16 @@ const (
 	UserRoleRemoved      = "user.role.removed"
 	PermissionCreated    = "permission.created"
 	PermissionUpdated    = "permission.updated"
+	PermissionDeleted    = "permission.deleted"
 	RoleCreated          = "role.created"
 	RoleUpdated          = "role.updated"
+	RoleDeleted          = "role.deleted"
 	RolePermissionAdd    = "role.permission.granted"
 	RolePermissionDrop   = "role.permission.revoked"
 	SigningKeyCreated    = "signing_key.created"
 	TokenRevoked         = "token.revoked"
+	// SubjectRevoked voids every token of a subject issued until then.
+	SubjectRevoked = "subject.revoked"
 
 	ServiceAccountCreated       = "service_account.created"
 	ServiceAccountSecretRotated = "service_account.secret.rotated"

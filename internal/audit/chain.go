@@ -124,13 +124,15 @@ func check(l Link, prev string, prevID int64) error {
 	return nil
 }
 
-// TailQuery selects events for `iam audit tail`.
+// TailQuery selects events for `iam audit tail` and the admin API.
 type TailQuery struct {
-	After int64  // only events with a higher id; with Last, ignored
-	Actor string // only this actor, if set
-	Type  string // only this action, or actions under it (a dotted prefix), if set
-	Last  bool   // the newest Limit matching events, rather than the first after After
-	Limit int
+	After  int64     // only events with a higher id; with Last, ignored
+	Before int64     // only events with a lower id, if set
+	Since  time.Time // only events that occurred at or after this, if set
+	Actor  string    // only this actor, if set
+	Type   string    // only this action, or actions under it (a dotted prefix), if set
+	Last   bool      // the newest Limit matching events, rather than the first after After
+	Limit  int
 }
 
 // BackfillPage is how many links Backfill reads at a time.

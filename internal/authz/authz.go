@@ -47,7 +47,12 @@ var (
 	ErrInvalidPermission  = errors.New("invalid permission code")
 	ErrInvalidRole        = errors.New("invalid role name")
 	ErrBuiltinRole        = errors.New("built-in roles cannot be changed")
-	ErrInvalidSeed        = errors.New("invalid seed file")
+	ErrRoleExists         = errors.New("a role of that name already exists")
+	ErrPermissionExists   = errors.New("that permission already exists")
+	// ErrBuiltinPermission is a permission of the IAM itself (iam.*): its
+	// own administration depends on it.
+	ErrBuiltinPermission = errors.New("the IAM's own permissions cannot be deleted")
+	ErrInvalidSeed       = errors.New("invalid seed file")
 )
 
 // Store keeps the RBAC tables. Every change records its audit event in the
@@ -78,6 +83,10 @@ func ValidatePermissionCode(code string) error {
 	}
 	return nil
 }
+
+// builtinPermissionPrefix marks the IAM's own permissions, which the
+// built-in role holds and the admin API is authorized by.
+const builtinPermissionPrefix = "iam."
 
 // ValidateRoleName checks a role name: 1 to 100 printable characters.
 func ValidateRoleName(name string) error {

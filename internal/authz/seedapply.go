@@ -22,12 +22,18 @@ type SeedTx interface {
 	Permission(ctx context.Context, code string) (Permission, error)
 	CreatePermission(ctx context.Context, p Permission, at time.Time) error
 	SetPermissionDescription(ctx context.Context, code, description string) error
+	// DeletePermission deletes a permission, taking it from every role,
+	// and returns the roles that had it, sorted.
+	DeletePermission(ctx context.Context, code string) ([]string, error)
 
 	// Role returns a role and its permissions by name, case-insensitively,
 	// or ErrRoleNotFound.
 	Role(ctx context.Context, name string) (Role, error)
 	CreateRole(ctx context.Context, name, description string, at time.Time) error
 	SetRoleDescription(ctx context.Context, name, description string) error
+	// DeleteRole deletes a role, taking it from every user and service
+	// account, and returns the ids of those that held it.
+	DeleteRole(ctx context.Context, name string) ([]uuid.UUID, error)
 	// Grant gives a permission to a role, reporting whether it is new. A
 	// missing permission is ErrPermissionNotFound naming it.
 	Grant(ctx context.Context, role, permission string) (bool, error)

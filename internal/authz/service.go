@@ -96,14 +96,7 @@ func (s *Service) RoleNames(ctx context.Context, names []string) ([]string, erro
 }
 
 func (s *Service) mutableRole(ctx context.Context, name string) (Role, error) {
-	role, err := s.store.Role(ctx, name)
-	if err != nil {
-		return Role{}, err
-	}
-	if role.Builtin {
-		return Role{}, ErrBuiltinRole
-	}
-	return role, nil
+	return mutable(s.store.Role(ctx, name))
 }
 
 func (s *Service) event(actor, action, target string, details map[string]any) audit.Event {

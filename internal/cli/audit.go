@@ -5,14 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/gaia-platform/iam/internal/app"
 	"github.com/gaia-platform/iam/internal/audit"
-	"github.com/gaia-platform/iam/internal/identity"
 )
 
 func (c *cli) auditVerifyCmd() *cobra.Command {
@@ -50,7 +48,7 @@ func (c *cli) auditTailCmd() *cobra.Command {
 			if interval <= 0 {
 				return errors.New("--interval must be positive")
 			}
-			actor, err := tailActor(ctx, a, q.Actor)
+			actor, err := a.Users.Actor(ctx, q.Actor)
 			if err != nil {
 				return err
 			}
@@ -97,23 +95,6 @@ func (c *cli) tail(ctx context.Context, a *app.App, q audit.TailQuery, follow bo
 		case <-time.After(interval):
 		}
 	}
-}
-
-// tailActor is the recorded actor --actor names: a username becomes the
-// user's "user:<id>"; anything else is taken as recorded.
-func tailActor(ctx context.Context, a *app.App, actor string) (string, error) {
-	if actor == "" || strings.Contains(actor, ":") {
-		return actor, nil
-	}
-	_, key := identity.NormalizeUsername(actor)
-	u, err := a.Store.UserByUsernameKey(ctx, key)
-	if errors.Is(err, identity.ErrUserNotFound) {
-		return actor, nil
-	}
-	if err != nil {
-		return "", err
-	}
-	return identity.Target(u.ID), nil
 }
 
 // eventJSON is an event as `iam audit list` and `iam audit tail` print it.

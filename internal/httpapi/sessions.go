@@ -158,7 +158,7 @@ func (a *api) endSession(c *gin.Context) {
 		a.fail(c, tokens.ErrSessionNotFound)
 		return
 	}
-	if err := a.Sessions.End(c.Request.Context(), user, id, c.ClientIP()); err != nil {
+	if err := a.Sessions.End(c.Request.Context(), identity.Target(user), user, id, c.ClientIP()); err != nil {
 		a.fail(c, err)
 		return
 	}

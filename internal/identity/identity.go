@@ -33,6 +33,14 @@ type User struct {
 	LastLoginAt  *time.Time
 }
 
+// UserQuery selects a page of users. Keys are NormalizeUsername's: the
+// order and the search are case-insensitive.
+type UserQuery struct {
+	Search string // only users whose key contains this key, if set
+	After  string // only users whose key sorts after this key, if set
+	Limit  int
+}
+
 // Errors returned by the identity service and its store.
 var (
 	ErrInvalidCredentials = errors.New("invalid username or password")
@@ -51,6 +59,9 @@ type Store interface {
 	UserByUsernameKey(ctx context.Context, key string) (User, error)
 	UserByID(ctx context.Context, id uuid.UUID) (User, error)
 	Users(ctx context.Context) ([]User, error)
+	// UserPage lists up to q.Limit users ordered by username key, after
+	// q.After and containing q.Search in their key.
+	UserPage(ctx context.Context, q UserQuery) ([]User, error)
 	// SetUserState reports whether the state changed; no change, no event.
 	SetUserState(ctx context.Context, id uuid.UUID, state State, at time.Time, ev audit.Event) (bool, error)
 	SetPasswordHash(ctx context.Context, id uuid.UUID, hash string, at time.Time, ev audit.Event) error

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -185,17 +186,54 @@ func (s *Service) List(ctx context.Context) ([]User, error) {
 	return s.store.Users(ctx)
 }
 
-// Disable stops a user from logging in. Disabling a disabled user is a no-op.
+// Page lists up to limit users whose username contains search (both
+// case-insensitively), ordered by username, after the one whose
+// username is after (the previous page's last; "" for the first page).
+func (s *Service) Page(ctx context.Context, search, after string, limit int) ([]User, error) {
+	_, searchKey := NormalizeUsername(search)
+	_, afterKey := NormalizeUsername(after)
+	return s.store.UserPage(ctx, UserQuery{Search: searchKey, After: afterKey, Limit: limit})
+}
+
+// Disable stops a user from logging in and voids the user's tokens.
+// Disabling a disabled user is a no-op.
 func (s *Service) Disable(ctx context.Context, actor, username string) error {
+	return s.setState(ctx, actor, username, StateDisabled, audit.UserDisabled)
+}
+
+// Enable lets a disabled or locked user log in again; tokens voided
+// meanwhile stay void. Enabling an active user is a no-op.
+func (s *Service) Enable(ctx context.Context, actor, username string) error {
+	return s.setState(ctx, actor, username, StateActive, audit.UserEnabled)
+}
+
+func (s *Service) setState(ctx context.Context, actor, username string, state State, action string) error {
 	u, err := s.Lookup(ctx, username)
 	if err != nil {
 		return err
 	}
 	now := s.now().UTC()
-	ev := audit.Event{At: now, Actor: actor, Action: audit.UserDisabled, Target: Target(u.ID),
+	ev := audit.Event{At: now, Actor: actor, Action: action, Target: Target(u.ID),
 		Details: map[string]any{"username": u.Username, "previous_state": string(u.State)}}
-	_, err = s.store.SetUserState(ctx, u.ID, StateDisabled, now, ev)
+	_, err = s.store.SetUserState(ctx, u.ID, state, now, ev)
 	return err
+}
+
+// Actor is the actor as audit events record it that a filter names: a
+// username becomes its user's Target; anything else, such as "cli:root"
+// or an unknown username, is taken as recorded.
+func (s *Service) Actor(ctx context.Context, name string) (string, error) {
+	if name == "" || strings.Contains(name, ":") {
+		return name, nil
+	}
+	u, err := s.Lookup(ctx, name)
+	if errors.Is(err, ErrUserNotFound) {
+		return name, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return Target(u.ID), nil
 }
 
 // SetPassword replaces a user's password.

@@ -100,6 +100,11 @@ func (s *Service) Lookup(ctx context.Context, name string) (Account, error) {
 	return a, err
 }
 
+// ByID finds an account by id (its client id).
+func (s *Service) ByID(ctx context.Context, id uuid.UUID) (Account, error) {
+	return s.store.ServiceAccountByID(ctx, id)
+}
+
 // List returns every account, ordered by name, with its roles.
 func (s *Service) List(ctx context.Context) ([]Account, error) {
 	return s.store.ServiceAccounts(ctx)

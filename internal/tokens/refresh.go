@@ -145,15 +145,20 @@ func (s *Sessions) EndByToken(ctx context.Context, user uuid.UUID, raw, ip strin
 	if err != nil {
 		return err
 	}
-	return s.End(ctx, user, f.ID, ip)
+	return s.End(ctx, "user:"+user.String(), user, f.ID, ip)
 }
 
-// End revokes user's family id; ErrSessionNotFound when it is not an
-// active family of user's.
-func (s *Sessions) End(ctx context.Context, user, id uuid.UUID, ip string) error {
+// End revokes user's family id on behalf of actor (the user, or an
+// administrator); ErrSessionNotFound when it is not an active family of
+// user's.
+func (s *Sessions) End(ctx context.Context, actor string, user, id uuid.UUID, ip string) error {
 	now := s.now().UTC()
-	ev := audit.Event{At: now, Actor: "user:" + user.String(), Action: audit.RefreshFamilyRevoked,
-		Target: "session:" + id.String(), IP: ip, Details: map[string]any{"reason": "logout"}}
+	reason := "logout"
+	if actor != "user:"+user.String() {
+		reason = "revoked by an administrator"
+	}
+	ev := audit.Event{At: now, Actor: actor, Action: audit.RefreshFamilyRevoked,
+		Target: "session:" + id.String(), IP: ip, Details: map[string]any{"reason": reason}}
 	ok, err := s.store.RevokeRefreshFamily(ctx, user, id, now, ev)
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -109,7 +110,8 @@ func (s *Store) AuditTail(ctx context.Context, q audit.TailQuery) ([]audit.Store
 		SELECT id, occurred_at, actor, action, target, ip, details FROM audit_events
 		WHERE id > $1 AND ($2 = '' OR actor = $2)
 		  AND ($3 = '' OR action = $3 OR substr(action, 1, length($3) + 1) = $3 || '.')
-		ORDER BY id `+order+` LIMIT $4`, after, q.Actor, q.Type, q.Limit)
+		  AND ($5 = 0 OR id < $5) AND ($6::timestamptz IS NULL OR occurred_at >= $6)
+		ORDER BY id `+order+` LIMIT $4`, after, q.Actor, q.Type, q.Limit, q.Before, since(q.Since))
 	if err != nil {
 		return nil, err
 	}
@@ -128,6 +130,14 @@ func (s *Store) AuditTail(ctx context.Context, q audit.TailQuery) ([]audit.Store
 		slices.Reverse(events)
 	}
 	return events, nil
+}
+
+// since is a TailQuery's Since as a query argument: NULL when unset.
+func since(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }
 
 // backfillAuditChain hashes, in id order, the events written before the

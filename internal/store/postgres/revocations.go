@@ -19,6 +19,16 @@ func (s *Store) RevokeToken(ctx context.Context, jti string, expiresAt time.Time
 	})
 }
 
+// RevokeSubject voids every token of subject issued at or before at.
+func (s *Store) RevokeSubject(ctx context.Context, subject uuid.UUID, at time.Time, ev audit.Event) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := revokeSubject(ctx, tx, subject, at); err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, ev)
+	})
+}
+
 // revokeSubject voids a user's tokens issued at or before at. It runs in
 // the transaction that takes authority away, so that the loss and the
 // revocation commit together; an earlier time never replaces a later one.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -50,6 +51,20 @@ func (t seedTx) SetPermissionDescription(ctx context.Context, code, description 
 	return err
 }
 
+func (t seedTx) DeletePermission(ctx context.Context, code string) ([]string, error) {
+	rows, err := t.tx.Query(ctx, `DELETE FROM role_permissions WHERE permission_code = $1 RETURNING role_name`, code)
+	if err != nil {
+		return nil, err
+	}
+	roles, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(roles)
+	_, err = t.tx.Exec(ctx, `DELETE FROM permissions WHERE code = $1`, code)
+	return roles, err
+}
+
 func (t seedTx) Role(ctx context.Context, name string) (authz.Role, error) {
 	return findRole(ctx, t.tx, name)
 }
@@ -62,6 +77,21 @@ func (t seedTx) CreateRole(ctx context.Context, name, description string, at tim
 func (t seedTx) SetRoleDescription(ctx context.Context, name, description string) error {
 	_, err := t.tx.Exec(ctx, `UPDATE roles SET description = $2 WHERE name = $1`, name, description)
 	return err
+}
+
+func (t seedTx) DeleteRole(ctx context.Context, name string) ([]uuid.UUID, error) {
+	rows, err := t.tx.Query(ctx, `
+		SELECT user_id FROM user_roles WHERE role_name = $1
+		UNION SELECT service_account_id FROM service_account_roles WHERE role_name = $1`, name)
+	if err != nil {
+		return nil, err
+	}
+	holders, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return nil, err
+	}
+	_, err = t.tx.Exec(ctx, `DELETE FROM roles WHERE name = $1`, name)
+	return holders, err
 }
 
 func (t seedTx) Grant(ctx context.Context, role, permission string) (bool, error) {

@@ -85,6 +85,18 @@ func (s *Store) Users(ctx context.Context) ([]identity.User, error) {
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (identity.User, error) { return scanUser(row) })
 }
 
+// UserPage lists a page of users ordered by key; strpos, not LIKE, so
+// that a search for "_" or "%" means those characters.
+func (s *Store) UserPage(ctx context.Context, q identity.UserQuery) ([]identity.User, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+userColumns+` FROM users
+		WHERE username_key COLLATE "C" > $1 AND strpos(username_key, $2) > 0
+		ORDER BY username_key COLLATE "C" LIMIT $3`, q.After, q.Search, q.Limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (identity.User, error) { return scanUser(row) })
+}
+
 // SetUserState changes a user's state, reporting whether it changed. A
 // user leaving the active state loses every token issued until at.
 func (s *Store) SetUserState(ctx context.Context, id uuid.UUID, state identity.State, at time.Time, ev audit.Event) (bool, error) {

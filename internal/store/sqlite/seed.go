@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -45,6 +46,22 @@ func (t seedTx) SetPermissionDescription(ctx context.Context, code, description 
 	return t.exec(ctx, `UPDATE permissions SET description = ?2 WHERE code = ?1`, code, description)
 }
 
+func (t seedTx) DeletePermission(ctx context.Context, code string) ([]string, error) {
+	rows, err := t.tx.QueryContext(ctx, `DELETE FROM role_permissions WHERE permission_code = ? RETURNING role_name`, code)
+	if err != nil {
+		return nil, err
+	}
+	roles, err := collect(rows, func(rows *sql.Rows) (string, error) {
+		var r string
+		return r, rows.Scan(&r)
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(roles)
+	return roles, t.exec(ctx, `DELETE FROM permissions WHERE code = ?`, code)
+}
+
 func (t seedTx) Role(ctx context.Context, name string) (authz.Role, error) {
 	return findRole(ctx, t.tx, name)
 }
@@ -55,6 +72,26 @@ func (t seedTx) CreateRole(ctx context.Context, name, description string, at tim
 
 func (t seedTx) SetRoleDescription(ctx context.Context, name, description string) error {
 	return t.exec(ctx, `UPDATE roles SET description = ?2 WHERE name = ?1`, name, description)
+}
+
+func (t seedTx) DeleteRole(ctx context.Context, name string) ([]uuid.UUID, error) {
+	rows, err := t.tx.QueryContext(ctx, `
+		SELECT user_id FROM user_roles WHERE role_name = ?1
+		UNION SELECT service_account_id FROM service_account_roles WHERE role_name = ?1`, name)
+	if err != nil {
+		return nil, err
+	}
+	holders, err := collect(rows, func(rows *sql.Rows) (uuid.UUID, error) {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return uuid.Nil, err
+		}
+		return uuid.Parse(id)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return holders, t.exec(ctx, `DELETE FROM roles WHERE name = ?`, name)
 }
 
 func (t seedTx) Grant(ctx context.Context, role, permission string) (bool, error) {

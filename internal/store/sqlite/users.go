@@ -87,6 +87,18 @@ func (s *Store) Users(ctx context.Context) ([]identity.User, error) {
 	return collect(rows, func(rows *sql.Rows) (identity.User, error) { return scanUser(rows) })
 }
 
+// UserPage lists a page of users ordered by key, in byte order; instr,
+// not LIKE, so that a search for "_" or "%" means those characters.
+func (s *Store) UserPage(ctx context.Context, q identity.UserQuery) ([]identity.User, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+userColumns+` FROM users
+		WHERE username_key > ?1 AND instr(username_key, ?2) > 0
+		ORDER BY username_key LIMIT ?3`, q.After, q.Search, q.Limit)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, func(rows *sql.Rows) (identity.User, error) { return scanUser(rows) })
+}
+
 // SetUserState changes a user's state, reporting whether it changed. A
 // user leaving the active state loses every token issued until at.
 func (s *Store) SetUserState(ctx context.Context, id uuid.UUID, state identity.State, at time.Time, ev audit.Event) (bool, error) {
