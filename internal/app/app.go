@@ -136,6 +136,10 @@ func (a *App) handler(ctx context.Context, cfg config.Config) (http.Handler, *bu
 	if err != nil {
 		return nil, nil, err
 	}
+	authorizer, err := bundle.NewAuthorizer(bundles.Current, a.Now)
+	if err != nil {
+		return nil, nil, err
+	}
 	return httpapi.New(httpapi.Deps{
 		Users:     a.Users,
 		RBAC:      a.RBAC,
@@ -155,6 +159,9 @@ func (a *App) handler(ctx context.Context, cfg config.Config) (http.Handler, *bu
 		Revocations: a.Store,
 
 		AllowPasswordGrant: cfg.AllowPasswordGrant,
+		Authorizer:         authorizer,
+		ActiveRevocations:  bundles.Revocations,
+		AuditEvents:        a.Store.AuditTail,
 	}), bundles, nil
 }
 

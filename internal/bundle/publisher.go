@@ -132,3 +132,24 @@ func (p *Publisher) rebuild(ctx context.Context, at time.Time) (compiled, error)
 	}
 	return compiled{version: src.Version, at: at}, nil
 }
+
+// Revocations are those a bundle compiled now publishes, in Unix seconds:
+// token ids until their tokens expire, and subjects' not-before times
+// until every token issued before them has expired.
+type Revocations struct {
+	Tokens   map[string]int64 // jti → the token's expiry
+	Subjects map[string]int64 // subject → not before
+}
+
+// Revocations reads the revocations that are in force now.
+func (p *Publisher) Revocations(ctx context.Context) (Revocations, error) {
+	src, err := p.store.BundleSource(ctx)
+	if err != nil {
+		return Revocations{}, err
+	}
+	at := p.now()
+	return Revocations{
+		Tokens:   liveTokens(src.TokenRevocations, at),
+		Subjects: liveSubjects(src.SubjectRevocations, at, p.compiler.ttl),
+	}, nil
+}

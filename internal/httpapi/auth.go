@@ -80,7 +80,11 @@ func jsonProblem(err error) string {
 	return "malformed JSON"
 }
 
-const claimsKey = "gaia.claims"
+// Where requireToken keeps the verified claims and the raw token.
+const (
+	claimsKey   = "gaia.claims"
+	rawTokenKey = "gaia.token"
+)
 
 // requireToken verifies the bearer token and stores its claims.
 func (a *api) requireToken(c *gin.Context) {
@@ -89,12 +93,14 @@ func (a *api) requireToken(c *gin.Context) {
 		a.fail(c, fmt.Errorf("%w: missing bearer token", tokens.ErrInvalidToken))
 		return
 	}
-	claims, err := a.Verifier.Verify(strings.TrimSpace(raw))
+	raw = strings.TrimSpace(raw)
+	claims, err := a.Verifier.Verify(raw)
 	if err != nil {
 		a.fail(c, err)
 		return
 	}
 	c.Set(claimsKey, claims)
+	c.Set(rawTokenKey, raw)
 	c.Next()
 }
 

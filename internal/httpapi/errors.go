@@ -9,6 +9,7 @@ import (
 	"github.com/gaia-platform/iam/internal/authz"
 	"github.com/gaia-platform/iam/internal/bundle"
 	"github.com/gaia-platform/iam/internal/identity"
+	"github.com/gaia-platform/iam/internal/serviceaccount"
 	"github.com/gaia-platform/iam/internal/tokens"
 )
 
@@ -35,12 +36,15 @@ func (a *api) fail(c *gin.Context, err error) {
 	case errors.Is(err, tokens.ErrInvalidToken):
 		c.Header("WWW-Authenticate", `Bearer error="invalid_token"`)
 		writeError(c, http.StatusUnauthorized, "invalid_token", err.Error())
-	case errors.Is(err, identity.ErrUserNotFound), errors.Is(err, authz.ErrRoleNotFound), errors.Is(err, authz.ErrPermissionNotFound):
+	case errors.Is(err, identity.ErrUserNotFound), errors.Is(err, authz.ErrRoleNotFound), errors.Is(err, authz.ErrPermissionNotFound),
+		errors.Is(err, serviceaccount.ErrNotFound):
 		writeError(c, http.StatusNotFound, "not_found", err.Error())
-	case errors.Is(err, identity.ErrUsernameTaken):
+	case errors.Is(err, identity.ErrUsernameTaken), errors.Is(err, serviceaccount.ErrNameTaken),
+		errors.Is(err, authz.ErrRoleExists), errors.Is(err, authz.ErrPermissionExists),
+		errors.Is(err, authz.ErrBuiltinRole), errors.Is(err, authz.ErrBuiltinPermission):
 		writeError(c, http.StatusConflict, "conflict", err.Error())
 	case errors.Is(err, identity.ErrInvalidUsername), errors.Is(err, identity.ErrInvalidPassword),
-		errors.Is(err, authz.ErrInvalidPermission), errors.Is(err, authz.ErrInvalidRole), errors.Is(err, authz.ErrBuiltinRole):
+		errors.Is(err, authz.ErrInvalidPermission), errors.Is(err, authz.ErrInvalidRole), errors.Is(err, serviceaccount.ErrInvalidName):
 		writeError(c, http.StatusBadRequest, "invalid_request", err.Error())
 	case errors.Is(err, bundle.ErrUnavailable):
 		writeError(c, http.StatusServiceUnavailable, "not_ready", err.Error())

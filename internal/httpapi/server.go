@@ -11,6 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/gaia-platform/iam/internal/audit"
 	"github.com/gaia-platform/iam/internal/authz"
 	"github.com/gaia-platform/iam/internal/bundle"
 	"github.com/gaia-platform/iam/internal/identity"
@@ -39,6 +40,12 @@ type Deps struct {
 	Now         func() time.Time
 	// AllowPasswordGrant enables grant_type=password at /oauth/token.
 	AllowPasswordGrant bool
+	// Authorizer decides admin API requests by the published policy.
+	Authorizer *bundle.Authorizer
+	// ActiveRevocations reads the revocations in force now.
+	ActiveRevocations func(context.Context) (bundle.Revocations, error)
+	// AuditEvents reads the audit trail.
+	AuditEvents func(context.Context, audit.TailQuery) ([]audit.Stored, error)
 }
 
 type api struct{ Deps }
@@ -49,6 +56,9 @@ func New(d Deps) http.Handler {
 	r := gin.New()
 	// Client IPs are the TCP peer's: no proxy headers are trusted.
 	_ = r.SetTrustedProxies(nil)
+	// Path parameters are matched escaped and then unescaped, so that a
+	// role named "ops/oncall" is one segment: /admin/v1/roles/ops%2Foncall.
+	r.UseRawPath = true
 	r.HandleMethodNotAllowed = true
 	a := &api{d}
 	r.Use(a.logRequests, a.recoverJSON, limitBody)
@@ -69,6 +79,8 @@ func New(d Deps) http.Handler {
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", a.readyz)
 	r.GET("/bundles/gaia.tar.gz", a.policyBundle)
+	r.GET("/openapi.json", serveOpenAPI)
+	a.adminRoutes(r)
 	return r
 }
 

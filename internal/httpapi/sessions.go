@@ -119,6 +119,10 @@ type sessionView struct {
 	ExpiresAt  time.Time `json:"expires_at"`
 }
 
+func sessionOf(f tokens.RefreshFamily) sessionView {
+	return sessionView{ID: f.ID, CreatedAt: f.CreatedAt, LastUsedAt: f.LastUsedAt, ExpiresAt: f.ExpiresAt}
+}
+
 // callerID is the bearer token's user, or false (answered) for a
 // service token.
 func (a *api) callerID(c *gin.Context) (uuid.UUID, bool) {
@@ -143,7 +147,7 @@ func (a *api) listSessions(c *gin.Context) {
 	}
 	out := make([]sessionView, 0, len(fams))
 	for _, f := range fams {
-		out = append(out, sessionView{ID: f.ID, CreatedAt: f.CreatedAt, LastUsedAt: f.LastUsedAt, ExpiresAt: f.ExpiresAt})
+		out = append(out, sessionOf(f))
 	}
 	c.JSON(http.StatusOK, gin.H{"sessions": out})
 }

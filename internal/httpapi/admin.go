@@ -1,0 +1,169 @@
+package httpapi
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/gaia-platform/iam/internal/identity"
+	"github.com/gaia-platform/iam/internal/serviceaccount"
+	"github.com/gaia-platform/iam/internal/tokens"
+)
+
+// The IAM's own permissions, granted to the built-in role iam-admin.
+const (
+	permUsersRead  = "iam.users.read"
+	permUsersWrite = "iam.users.write"
+	permRolesWrite = "iam.roles.write"
+	permAuditRead  = "iam.audit.read"
+)
+
+// adminRoutes mounts the admin API. Every route verifies the bearer token
+// and then asks the policy bundle's decision rule for its permission.
+func (a *api) adminRoutes(r *gin.Engine) {
+	g := r.Group("/admin/v1", a.requireToken)
+	route := func(method, path, permission string, h gin.HandlerFunc) {
+		g.Handle(method, path, a.authorize(permission), h)
+	}
+	route(http.MethodGet, "/users", permUsersRead, a.adminListUsers)
+	route(http.MethodPost, "/users", permUsersWrite, a.adminCreateUser)
+	route(http.MethodGet, "/users/:id", permUsersRead, a.adminGetUser)
+	route(http.MethodPost, "/users/:id/disable", permUsersWrite, a.adminDisableUser)
+	route(http.MethodPost, "/users/:id/enable", permUsersWrite, a.adminEnableUser)
+	route(http.MethodPost, "/users/:id/password", permUsersWrite, a.adminSetPassword)
+	route(http.MethodPut, "/users/:id/roles/:role", permUsersWrite, a.adminAddUserRole)
+	route(http.MethodDelete, "/users/:id/roles/:role", permUsersWrite, a.adminRemoveUserRole)
+	route(http.MethodGet, "/users/:id/sessions", permUsersRead, a.adminListSessions)
+	route(http.MethodDelete, "/users/:id/sessions/:session", permUsersWrite, a.adminEndSession)
+
+	route(http.MethodGet, "/roles", permUsersRead, a.adminListRoles)
+	route(http.MethodPost, "/roles", permRolesWrite, a.adminCreateRole)
+	route(http.MethodGet, "/roles/:role", permUsersRead, a.adminGetRole)
+	route(http.MethodPatch, "/roles/:role", permRolesWrite, a.adminUpdateRole)
+	route(http.MethodDelete, "/roles/:role", permRolesWrite, a.adminDeleteRole)
+	route(http.MethodPut, "/roles/:role/permissions/:permission", permRolesWrite, a.adminGrantPermission)
+	route(http.MethodDelete, "/roles/:role/permissions/:permission", permRolesWrite, a.adminRevokePermission)
+
+	route(http.MethodGet, "/permissions", permUsersRead, a.adminListPermissions)
+	route(http.MethodPost, "/permissions", permRolesWrite, a.adminCreatePermission)
+	route(http.MethodDelete, "/permissions/:permission", permRolesWrite, a.adminDeletePermission)
+
+	route(http.MethodGet, "/service-accounts", permUsersRead, a.adminListServiceAccounts)
+	route(http.MethodPost, "/service-accounts", permUsersWrite, a.adminCreateServiceAccount)
+	route(http.MethodGet, "/service-accounts/:id", permUsersRead, a.adminGetServiceAccount)
+	route(http.MethodPost, "/service-accounts/:id/rotate-secret", permUsersWrite, a.adminRotateSecret)
+	route(http.MethodPost, "/service-accounts/:id/disable", permUsersWrite, a.adminDisableServiceAccount)
+
+	route(http.MethodGet, "/revocations", permUsersRead, a.adminListRevocations)
+	route(http.MethodPost, "/revocations", permUsersWrite, a.adminCreateRevocation)
+
+	route(http.MethodGet, "/audit-events", permAuditRead, a.adminListAuditEvents)
+}
+
+// authorize lets the request through when the policy allows its bearer
+// token permission: 401 for a token the policy finds invalid, expired or
+// revoked, 403 for one that lacks the permission.
+func (a *api) authorize(permission string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		d, err := a.Authorizer.Decide(c.Request.Context(), c.GetString(rawTokenKey), permission)
+		if err != nil {
+			a.fail(c, err)
+			return
+		}
+		problems := slices.DeleteFunc(slices.Clone(d.Reasons), func(r string) bool { return r == "permission_missing" })
+		switch {
+		case d.Allow:
+			c.Next()
+		case len(problems) > 0:
+			a.fail(c, fmt.Errorf("%w: %s", tokens.ErrInvalidToken, strings.ReplaceAll(strings.Join(problems, ", "), "_", " ")))
+		default:
+			writeError(c, http.StatusForbidden, "forbidden", "this token does not carry the permission "+permission)
+		}
+	}
+}
+
+// actor is the caller as audit events record it.
+func actor(c *gin.Context) string {
+	claims := c.MustGet(claimsKey).(tokens.Claims)
+	id, err := uuid.Parse(claims.Subject)
+	switch {
+	case err != nil:
+		return claims.Type + ":" + claims.Subject
+	case claims.Type == tokens.TypeService:
+		return serviceaccount.Target(id)
+	}
+	return identity.Target(id)
+}
+
+// Pagination: ?limit= (1 to maxPageSize) and ?cursor=, an opaque value
+// taken from the previous page's next_cursor.
+const (
+	defaultPageSize = 50
+	maxPageSize     = 200
+)
+
+type page struct {
+	limit int
+	after string // the last key of the previous page; "" for the first
+}
+
+// pageResponse is every list: a page of items and, when more follow, the
+// cursor of the next page.
+type pageResponse[T any] struct {
+	Items      []T    `json:"items"`
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// readPage reads ?limit and ?cursor, answering 400 itself when either is
+// malformed.
+func readPage(c *gin.Context) (page, bool) {
+	p := page{limit: defaultPageSize}
+	if v, ok := c.GetQuery("limit"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxPageSize {
+			writeError(c, http.StatusBadRequest, "invalid_request", fmt.Sprintf("limit must be a whole number from 1 to %d", maxPageSize))
+			return p, false
+		}
+		p.limit = n
+	}
+	if v, ok := c.GetQuery("cursor"); ok {
+		after, err := base64.RawURLEncoding.DecodeString(v)
+		if err != nil || len(after) == 0 {
+			writeError(c, http.StatusBadRequest, "invalid_request", "cursor must be a next_cursor this API returned")
+			return p, false
+		}
+		p.after = string(after)
+	}
+	return p, true
+}
+
+// respondPage answers items, of which at most p.limit are shown: one more
+// means another page follows, starting after the key of the last shown.
+func respondPage[T, V any](c *gin.Context, p page, items []T, key func(T) string, view func(T) V) {
+	out := pageResponse[V]{Items: make([]V, 0, min(len(items), p.limit))}
+	for _, it := range items[:min(len(items), p.limit)] {
+		out.Items = append(out.Items, view(it))
+	}
+	if len(items) > p.limit {
+		out.NextCursor = base64.RawURLEncoding.EncodeToString([]byte(key(items[p.limit-1])))
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// respondListPage pages a whole list read into memory (roles, permissions,
+// service accounts, sessions, revocations: tables an administrator
+// curates) in the order of key.
+func respondListPage[T, V any](c *gin.Context, p page, items []T, key func(T) string, view func(T) V) {
+	slices.SortFunc(items, func(x, y T) int { return strings.Compare(key(x), key(y)) })
+	start, _ := slices.BinarySearchFunc(items, p.after, func(it T, k string) int { return strings.Compare(key(it), k) })
+	if start < len(items) && p.after != "" && key(items[start]) == p.after {
+		start++
+	}
+	respondPage(c, p, items[start:], key, view)
+}
