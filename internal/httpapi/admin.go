@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
+	"github.com/gaia-platform/iam/internal/authz"
 	"github.com/gaia-platform/iam/internal/identity"
 	"github.com/gaia-platform/iam/internal/serviceaccount"
 	"github.com/gaia-platform/iam/internal/tokens"
@@ -42,7 +44,7 @@ func (a *api) adminRoutes(r *gin.Engine) {
 	route(http.MethodGet, "/users/:id/sessions", permUsersRead, a.adminListSessions)
 	route(http.MethodDelete, "/users/:id/sessions/:session", permUsersWrite, a.adminEndSession)
 
-	route(http.MethodGet, "/roles", permUsersRead, a.adminListRoles)
+	route(http.MethodGet, "/roles", permUsersRead, listAll(a, a.RBAC.Roles, func(r authz.Role) string { return r.Name }, roleOf))
 	route(http.MethodPost, "/roles", permRolesWrite, a.adminCreateRole)
 	route(http.MethodGet, "/roles/:role", permUsersRead, a.adminGetRole)
 	route(http.MethodPatch, "/roles/:role", permRolesWrite, a.adminUpdateRole)
@@ -50,11 +52,11 @@ func (a *api) adminRoutes(r *gin.Engine) {
 	route(http.MethodPut, "/roles/:role/permissions/:permission", permRolesWrite, a.adminGrantPermission)
 	route(http.MethodDelete, "/roles/:role/permissions/:permission", permRolesWrite, a.adminRevokePermission)
 
-	route(http.MethodGet, "/permissions", permUsersRead, a.adminListPermissions)
+	route(http.MethodGet, "/permissions", permUsersRead, listAll(a, a.RBAC.Permissions, func(p authz.Permission) string { return p.Code }, permissionOf))
 	route(http.MethodPost, "/permissions", permRolesWrite, a.adminCreatePermission)
 	route(http.MethodDelete, "/permissions/:permission", permRolesWrite, a.adminDeletePermission)
 
-	route(http.MethodGet, "/service-accounts", permUsersRead, a.adminListServiceAccounts)
+	route(http.MethodGet, "/service-accounts", permUsersRead, listAll(a, a.Services.List, func(s serviceaccount.Account) string { return s.Name }, serviceAccountOf))
 	route(http.MethodPost, "/service-accounts", permUsersWrite, a.adminCreateServiceAccount)
 	route(http.MethodGet, "/service-accounts/:id", permUsersRead, a.adminGetServiceAccount)
 	route(http.MethodPost, "/service-accounts/:id/rotate-secret", permUsersWrite, a.adminRotateSecret)
@@ -166,4 +168,20 @@ func respondListPage[T, V any](c *gin.Context, p page, items []T, key func(T) st
 		start++
 	}
 	respondPage(c, p, items[start:], key, view)
+}
+
+// listAll answers a page of the whole list read reads, in the order of key.
+func listAll[T, V any](a *api, read func(context.Context) ([]T, error), key func(T) string, view func(T) V) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		p, ok := readPage(c)
+		if !ok {
+			return
+		}
+		items, err := read(c.Request.Context())
+		if err != nil {
+			a.fail(c, err)
+			return
+		}
+		respondListPage(c, p, items, key, view)
+	}
 }

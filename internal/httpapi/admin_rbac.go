@@ -34,19 +34,6 @@ func permissionOf(p authz.Permission) permissionView {
 	return permissionView(p)
 }
 
-func (a *api) adminListRoles(c *gin.Context) {
-	p, ok := readPage(c)
-	if !ok {
-		return
-	}
-	roles, err := a.RBAC.Roles(c.Request.Context())
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
-	respondListPage(c, p, roles, func(r authz.Role) string { return r.Name }, roleOf)
-}
-
 // respondRole answers the role name as it is now.
 func (a *api) respondRole(c *gin.Context, status int, name string) {
 	r, err := a.RBAC.Role(c.Request.Context(), name)
@@ -119,19 +106,6 @@ func (a *api) changeRolePermission(c *gin.Context, change func(ctx context.Conte
 		return
 	}
 	a.respondRole(c, http.StatusOK, c.Param("role"))
-}
-
-func (a *api) adminListPermissions(c *gin.Context) {
-	p, ok := readPage(c)
-	if !ok {
-		return
-	}
-	perms, err := a.RBAC.Permissions(c.Request.Context())
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
-	respondListPage(c, p, perms, func(p authz.Permission) string { return p.Code }, permissionOf)
 }
 
 type permissionRequest struct {

@@ -39,19 +39,6 @@ type credentialsView struct {
 	ServiceAccount serviceAccountView `json:"service_account"`
 }
 
-func (a *api) adminListServiceAccounts(c *gin.Context) {
-	p, ok := readPage(c)
-	if !ok {
-		return
-	}
-	accts, err := a.Services.List(c.Request.Context())
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
-	respondListPage(c, p, accts, func(s serviceaccount.Account) string { return s.Name }, serviceAccountOf)
-}
-
 type createServiceAccountRequest struct {
 	Name  string   `json:"name"`
 	Roles []string `json:"roles"`
