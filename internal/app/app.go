@@ -60,8 +60,13 @@ type App struct {
 }
 
 // Open connects to the database, brings its schema up to date and builds
-// the services.
+// the services, on the wall clock.
 func Open(ctx context.Context, db config.Database, log *slog.Logger) (*App, error) {
+	return OpenAt(ctx, db, log, time.Now)
+}
+
+// OpenAt is Open with the services on the clock now.
+func OpenAt(ctx context.Context, db config.Database, log *slog.Logger, now func() time.Time) (*App, error) {
 	store, err := openStore(ctx, db)
 	if err != nil {
 		return nil, err
@@ -70,7 +75,6 @@ func Open(ctx context.Context, db config.Database, log *slog.Logger) (*App, erro
 		store.Close()
 		return nil, err
 	}
-	now := time.Now
 	users, err := identity.NewService(store, identity.DefaultArgon2, now)
 	if err != nil {
 		store.Close()
@@ -119,15 +123,11 @@ func (a *App) Handler(ctx context.Context, cfg config.Config) (http.Handler, err
 }
 
 func (a *App) handler(ctx context.Context, cfg config.Config) (http.Handler, *bundle.Publisher, error) {
-	key, err := a.SigningKey(ctx, cfg.SigningKeyFile)
+	keys, err := a.Keyring(ctx, cfg.SigningKeyFile)
 	if err != nil {
 		return nil, nil, err
 	}
-	keys, err := tokens.NewKeyring(key)
-	if err != nil {
-		return nil, nil, err
-	}
-	a.Log.Info("signing key loaded", "kid", key.ID)
+	a.Log.Info("signing key loaded", "kid", keys.At(a.Now()).Signing.ID)
 	services, err := a.ServiceAccounts(ctx, cfg.ClientSecretPepper)
 	if err != nil {
 		return nil, nil, err
@@ -145,7 +145,7 @@ func (a *App) handler(ctx context.Context, cfg config.Config) (http.Handler, *bu
 		RBAC:      a.RBAC,
 		Services:  services,
 		Issuer:    tokens.NewIssuer(keys, cfg.Issuer, cfg.AccessTokenTTL, a.Now),
-		Verifier:  tokens.NewVerifier(keys.JWKS(), cfg.Issuer, a.Now),
+		Verifier:  tokens.NewVerifier(keys, cfg.Issuer, a.Now),
 		Keys:      keys,
 		Ready:     a.Store.Ping,
 		Bundle:    bundles.Current,
@@ -177,35 +177,39 @@ func (a *App) ServiceAccounts(ctx context.Context, pepper string) (*serviceaccou
 }
 
 // publishBundles compiles the policy bundle, signed with the token signing
-// key, and starts keeping it fresh until ctx ends.
+// key, and starts keeping it and keys fresh until ctx ends.
 func (a *App) publishBundles(ctx context.Context, cfg config.Config, keys *tokens.Keyring) (*bundle.Publisher, error) {
 	mods, err := policies.Modules()
 	if err != nil {
 		return nil, err
 	}
-	compiler, err := bundle.NewCompiler(bundle.Config{Issuer: cfg.Issuer, TokenTTL: cfg.AccessTokenTTL, Keys: keys, Modules: mods})
+	compiler, err := bundle.NewCompiler(bundle.Config{Issuer: cfg.Issuer, TokenTTL: cfg.AccessTokenTTL, Modules: mods})
 	if err != nil {
 		return nil, err
 	}
-	p := bundle.NewPublisher(a.Store, compiler, a.Now, a.Log)
+	p := bundle.NewPublisher(a.Store, compiler, keys, a.Now, a.Log)
 	return p, p.Start(ctx)
 }
 
-// SigningKey loads the key from file, or when file is empty the one kept in
-// the database (generating it on first use).
-func (a *App) SigningKey(ctx context.Context, file string) (tokens.Key, error) {
+// Keyring holds the key from file, or when file is empty the keys kept in
+// the database (generating a first one on first use), which rotate.
+func (a *App) Keyring(ctx context.Context, file string) (*tokens.Keyring, error) {
 	if file == "" {
-		return tokens.LoadStoredKey(ctx, a.Store, a.Now)
+		return tokens.LoadKeyring(ctx, a.Store, a.Now)
 	}
 	data, err := os.ReadFile(file)
 	if err != nil {
-		return tokens.Key{}, fmt.Errorf("IAM_SIGNING_KEY_FILE: cannot read %s: %w", file, errors.Unwrap(err))
+		return nil, fmt.Errorf("IAM_SIGNING_KEY_FILE: cannot read %s: %w", file, errors.Unwrap(err))
 	}
 	priv, err := tokens.ParsePrivateKeyPEM(data)
 	if err != nil {
-		return tokens.Key{}, fmt.Errorf("IAM_SIGNING_KEY_FILE %s: %w", file, err)
+		return nil, fmt.Errorf("IAM_SIGNING_KEY_FILE %s: %w", file, err)
 	}
-	return tokens.NewKey(priv, a.Now().UTC())
+	key, err := tokens.NewKey(priv, a.Now().UTC())
+	if err != nil {
+		return nil, err
+	}
+	return tokens.NewKeyring(key), nil
 }
 
 // Serve runs the HTTP API on cfg.HTTPAddr until ctx is cancelled, then

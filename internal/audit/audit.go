@@ -27,7 +27,13 @@ const (
 	RolePermissionAdd    = "role.permission.granted"
 	RolePermissionDrop   = "role.permission.revoked"
 	SigningKeyCreated    = "signing_key.created"
-	TokenRevoked         = "token.revoked"
+	// SigningKeyRotated records a new key from iam keys rotate; with
+	// --revoke-current each key it deleted is a SigningKeyRevoked.
+	SigningKeyRotated = "signing_key.rotated"
+	SigningKeyRevoked = "signing_key.revoked"
+	// SigningKeyPruned records a retired key deleted by iam keys prune.
+	SigningKeyPruned = "signing_key.pruned"
+	TokenRevoked     = "token.revoked"
 	// SubjectRevoked voids every token of a subject issued until then.
 	SubjectRevoked = "subject.revoked"
 

@@ -35,11 +35,11 @@ func BenchmarkCompile_1000Roles10000Permissions20000Revocations(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	c := newCompiler(b, ring(b, priv))
+	c, keys := newCompiler(b), ring(b, priv).At(now)
 	b.ReportAllocs()
 	var size int
 	for b.Loop() {
-		s, err := c.Compile(src, now)
+		s, err := c.Compile(src, now, keys)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -3,10 +3,8 @@ package bundle
 import (
 	"bytes"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"time"
@@ -22,11 +20,11 @@ import (
 // policy in packages under gaia.
 const Root = "gaia"
 
-// Config is what every bundle of one IAM carries besides its source.
+// Config is what every bundle of one IAM carries besides its source and
+// its keys.
 type Config struct {
 	Issuer   string            // the iss of the IAM's tokens
 	TokenTTL time.Duration     // access-token lifetime: how long a subject revocation matters
-	Keys     *tokens.Keyring   // signs the bundle; its JWKS is published in it
 	Modules  []policies.Module // the Rego to ship
 }
 
@@ -37,64 +35,53 @@ type Signed struct {
 	Bytes    []byte
 }
 
-// Compiler turns sources into signed bundles. It holds the signing key's
-// private PEM: never log it or its fields.
+// Compiler turns sources into signed bundles.
 type Compiler struct {
 	issuer  string
 	ttl     time.Duration
-	kid     string
-	signing *opabundle.SigningConfig
-	jwks    map[string]any
 	modules []opabundle.ModuleFile
 }
 
 // NewCompiler checks cfg once, parsing the modules, so that a policy that
 // OPA would refuse stops start-up instead of every compile.
 func NewCompiler(cfg Config) (*Compiler, error) {
-	if cfg.Issuer == "" || cfg.TokenTTL <= 0 || cfg.Keys == nil {
-		return nil, errors.New("bundle: issuer, token TTL and keys are required")
+	if cfg.Issuer == "" || cfg.TokenTTL <= 0 {
+		return nil, errors.New("bundle: issuer and token TTL are required")
 	}
 	modules, err := moduleFiles(cfg.Modules)
 	if err != nil {
 		return nil, err
 	}
-	jwks, err := jsonValue(cfg.Keys.JWKS())
+	return &Compiler{issuer: cfg.Issuer, ttl: cfg.TokenTTL, modules: modules}, nil
+}
+
+// Compile builds the bundle of src as of at, which decides which
+// revocations are old enough to leave out, publishing keys.Published and
+// signed by keys.Signing with its kid in the signature. The same src, at,
+// keys and Config give byte-identical output on every replica: OPA's writer
+// stamps no times in the tar or gzip headers, JSON objects are written with
+// sorted keys, and RS256 signatures are deterministic.
+func (c *Compiler) Compile(src Source, at time.Time, keys tokens.KeySet) (*Signed, error) {
+	jwks, err := jsonValue(keys.JWKS())
 	if err != nil {
 		return nil, fmt.Errorf("bundle: encode JWKS: %w", err)
 	}
-	key := cfg.Keys.SigningKey()
-	privatePEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key.Private)})
-	return &Compiler{
-		issuer:  cfg.Issuer,
-		ttl:     cfg.TokenTTL,
-		kid:     key.ID,
-		signing: opabundle.NewSigningConfig(string(privatePEM), "RS256", ""),
-		jwks:    jwks,
-		modules: modules,
-	}, nil
-}
-
-// Compile builds and signs the bundle of src as of at, which decides which
-// revocations are old enough to leave out. The same src, at and Config give
-// byte-identical output on every replica: OPA's writer stamps no times in
-// the tar or gzip headers, JSON objects are written with sorted keys, and
-// RS256 signatures are deterministic.
-func (c *Compiler) Compile(src Source, at time.Time) (*Signed, error) {
-	data := c.data(src, at)
+	data := c.data(src, at, jwks)
 	b := opabundle.Bundle{
 		Manifest: opabundle.Manifest{Roots: &[]string{Root}},
 		Data:     data,
 		Modules:  c.modules,
 	}
 	b.Manifest.SetRegoVersion(ast.RegoV1)
-	rev, err := revision(b)
+	rev, err := revision(b, keys.Signing.ID)
 	if err != nil {
 		return nil, err
 	}
 	b.Manifest.Revision = rev
 	// URL, not Path, names modules in both the signature and the tar
 	// (useModulePath false); the two are equal here anyway.
-	if err := b.GenerateSignature(c.signing, c.kid, false); err != nil {
+	signing := opabundle.NewSigningConfig(string(keys.Signing.PrivatePEM()), "RS256", "")
+	if err := b.GenerateSignature(signing, keys.Signing.ID, false); err != nil {
 		return nil, fmt.Errorf("bundle: sign: %w", err)
 	}
 	var buf bytes.Buffer
@@ -104,11 +91,13 @@ func (c *Compiler) Compile(src Source, at time.Time) (*Signed, error) {
 	return &Signed{Revision: rev, Bytes: buf.Bytes()}, nil
 }
 
-// revision is the hex SHA-256 of the bundle's content: its manifest
-// without the revision, its data as canonical JSON (sorted keys), and each
-// module's path and bytes, each part length-prefixed so that no two
-// contents hash the same stream.
-func revision(b opabundle.Bundle) (string, error) {
+// revision is the hex SHA-256 of the bundle's content and signer: its
+// manifest without the revision, its data as canonical JSON (sorted keys),
+// each module's path and bytes, and the kid that signs it, each part
+// length-prefixed so that no two contents hash the same stream. A new
+// signing key is a new revision, so that consumers download the bundle
+// signed by it rather than keep the one signed by the key it replaced.
+func revision(b opabundle.Bundle, kid string) (string, error) {
 	h := sha256.New()
 	part := func(p []byte) {
 		fmt.Fprintf(h, "%d:", len(p))
@@ -125,6 +114,7 @@ func revision(b opabundle.Bundle) (string, error) {
 		part([]byte(m.URL))
 		part(m.Raw)
 	}
+	part([]byte(kid))
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 

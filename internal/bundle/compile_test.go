@@ -42,7 +42,7 @@ var source = bundle.Source{
 
 func TestCompile_VerifiesWithOPAAndCarriesTheSource(t *testing.T) {
 	ring := keyring(t)
-	signed := compile(t, newCompiler(t, ring), source, now)
+	signed := compile(t, ring, source, now)
 	b := read(t, signed.Bytes, ring)
 
 	if b.Manifest.Revision != signed.Revision || len(signed.Revision) != 64 {
@@ -58,7 +58,7 @@ func TestCompile_VerifiesWithOPAAndCarriesTheSource(t *testing.T) {
 	got := asJSON(t, b.Data)
 	want := asJSON(t, map[string]any{"gaia": map[string]any{
 		"config": map[string]any{"issuer": "gaia-iam"},
-		"keys":   ring.JWKS(),
+		"keys":   ring.At(now).JWKS(),
 		"roles":  source.Roles,
 		"revocations": map[string]any{
 			"jti":      map[string]int64{"jti-1": now.Add(10 * time.Minute).Unix()},
@@ -71,7 +71,7 @@ func TestCompile_VerifiesWithOPAAndCarriesTheSource(t *testing.T) {
 }
 
 func TestCompile_OtherKeyFailsVerification(t *testing.T) {
-	signed := compile(t, newCompiler(t, keyring(t)), source, now)
+	signed := compile(t, keyring(t), source, now)
 	other := otherKeyring(t)
 	_, err := opabundle.NewReader(bytes.NewReader(signed.Bytes)).WithBundleVerificationConfig(verification(t, other)).Read()
 	if err == nil {
@@ -83,8 +83,8 @@ func TestCompile_OtherKeyFailsVerification(t *testing.T) {
 // or every poll through a load balancer downloads the bundle again.
 func TestCompile_SameSourceGivesByteIdenticalBundles(t *testing.T) {
 	ring := keyring(t)
-	a := compile(t, newCompiler(t, ring), source, now)
-	b := compile(t, newCompiler(t, ring), source, now.Add(time.Second))
+	a := compile(t, ring, source, now)
+	b := compile(t, ring, source, now.Add(time.Second))
 	if a.Revision != b.Revision || !bytes.Equal(a.Bytes, b.Bytes) {
 		t.Fatalf("two compiles of one source differ: revisions %s, %s", a.Revision, b.Revision)
 	}
@@ -92,19 +92,19 @@ func TestCompile_SameSourceGivesByteIdenticalBundles(t *testing.T) {
 	changed := source
 	changed.Roles = maps.Clone(source.Roles)
 	changed.Roles["Viewer"] = []string{"inventory.read"}
-	if c := compile(t, newCompiler(t, ring), changed, now); c.Revision == a.Revision {
+	if c := compile(t, ring, changed, now); c.Revision == a.Revision {
 		t.Error("adding a role left the revision unchanged")
 	}
 	// The version counts changes; it is not content.
 	moved := source
 	moved.Version++
-	if c := compile(t, newCompiler(t, ring), moved, now); c.Revision != a.Revision {
+	if c := compile(t, ring, moved, now); c.Revision != a.Revision {
 		t.Error("a new version with the same content changed the revision")
 	}
 }
 
 func TestCompile_TarAndGzipCarryNoTimestamps(t *testing.T) {
-	signed := compile(t, newCompiler(t, keyring(t)), source, now)
+	signed := compile(t, keyring(t), source, now)
 	gz, err := gzip.NewReader(bytes.NewReader(signed.Bytes))
 	if err != nil {
 		t.Fatal(err)
@@ -155,7 +155,7 @@ func TestCompile_PrunesRevocationsThatCanNoLongerMatter(t *testing.T) {
 	ring := keyring(t)
 	revs := func(at time.Time) (jti, subjects []string) {
 		t.Helper()
-		r := read(t, compile(t, newCompiler(t, ring), src, at).Bytes, ring).Data["gaia"].(map[string]any)["revocations"].(map[string]any)
+		r := read(t, compile(t, ring, src, at).Bytes, ring).Data["gaia"].(map[string]any)["revocations"].(map[string]any)
 		for _, k := range []struct {
 			name string
 			into *[]string
@@ -180,14 +180,13 @@ func TestCompile_PrunesRevocationsThatCanNoLongerMatter(t *testing.T) {
 }
 
 func TestNewCompiler_RefusesPolicyOPAWouldRefuse(t *testing.T) {
-	ring := keyring(t)
 	for name, mod := range map[string]policies.Module{
 		"syntax error":     {Path: "policies/bad.rego", Raw: []byte("package gaia.authz\nallow if {")},
 		"v0 syntax":        {Path: "policies/v0.rego", Raw: []byte("package gaia.authz\nallow { true }")},
 		"outside the root": {Path: "policies/other.rego", Raw: []byte("package other\nallow := true")},
 		"root look-alike":  {Path: "policies/gaiax.rego", Raw: []byte("package gaiax\nallow := true")},
 	} {
-		_, err := bundle.NewCompiler(bundle.Config{Issuer: "gaia-iam", TokenTTL: ttl, Keys: ring, Modules: []policies.Module{mod}})
+		_, err := bundle.NewCompiler(bundle.Config{Issuer: "gaia-iam", TokenTTL: ttl, Modules: []policies.Module{mod}})
 		if err == nil {
 			t.Errorf("%s: NewCompiler accepted it", name)
 		}
@@ -221,32 +220,29 @@ func ring(t testing.TB, priv *rsa.PrivateKey) *tokens.Keyring {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := tokens.NewKeyring(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
+	return tokens.NewKeyring(key)
 }
 
 func keyring(t testing.TB) *tokens.Keyring      { return ring(t, rsaKey(t, 0)) }
 func otherKeyring(t testing.TB) *tokens.Keyring { return ring(t, rsaKey(t, 1)) }
 
-func newCompiler(t testing.TB, keys *tokens.Keyring) *bundle.Compiler {
+func newCompiler(t testing.TB) *bundle.Compiler {
 	t.Helper()
 	mods, err := policies.Modules()
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := bundle.NewCompiler(bundle.Config{Issuer: "gaia-iam", TokenTTL: ttl, Keys: keys, Modules: mods})
+	c, err := bundle.NewCompiler(bundle.Config{Issuer: "gaia-iam", TokenTTL: ttl, Modules: mods})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c
 }
 
-func compile(t testing.TB, c *bundle.Compiler, src bundle.Source, at time.Time) *bundle.Signed {
+// compile compiles src at at with a fresh compiler, signed with keys.
+func compile(t testing.TB, keys *tokens.Keyring, src bundle.Source, at time.Time) *bundle.Signed {
 	t.Helper()
-	s, err := c.Compile(src, at)
+	s, err := newCompiler(t).Compile(src, at, keys.At(at))
 	if err != nil {
 		t.Fatalf("Compile: %v", err)
 	}
@@ -257,11 +253,12 @@ func compile(t testing.TB, c *bundle.Compiler, src bundle.Source, at time.Time) 
 // service configured from the JWKS does.
 func verification(t testing.TB, keys *tokens.Keyring) *opabundle.VerificationConfig {
 	t.Helper()
-	der, err := x509.MarshalPKIXPublicKey(&keys.SigningKey().Private.PublicKey)
+	signing := keys.At(now).Signing
+	der, err := x509.MarshalPKIXPublicKey(&signing.Private.PublicKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	kid := keys.SigningKeyID()
+	kid := signing.ID
 	pub := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
 	return opabundle.NewVerificationConfig(map[string]*opabundle.KeyConfig{kid: {Key: pub, Algorithm: "RS256"}}, kid, "", nil)
 }

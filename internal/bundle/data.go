@@ -16,7 +16,7 @@ const skewAllowance = time.Minute
 // with times in Unix seconds. Only maps, never structs: OPA hashes a Go
 // value for the signature the way it hashes the decoded JSON only when
 // object keys come out sorted, which encoding/json does for maps alone.
-func (c *Compiler) data(src Source, at time.Time) map[string]any {
+func (c *Compiler) data(src Source, at time.Time, jwks map[string]any) map[string]any {
 	roles := make(map[string][]string, len(src.Roles))
 	for name, perms := range src.Roles {
 		if perms == nil {
@@ -26,7 +26,7 @@ func (c *Compiler) data(src Source, at time.Time) map[string]any {
 	}
 	return map[string]any{Root: map[string]any{
 		"config": map[string]any{"issuer": c.issuer},
-		"keys":   c.jwks,
+		"keys":   jwks,
 		"roles":  roles,
 		"revocations": map[string]any{
 			"jti":      liveTokens(src.TokenRevocations, at),

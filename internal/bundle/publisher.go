@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"sync/atomic"
 	"time"
+
+	"github.com/gaia-platform/iam/internal/tokens"
 )
 
 // Default intervals of a Publisher.
@@ -24,6 +26,7 @@ const (
 type Publisher struct {
 	store    Store
 	compiler *Compiler
+	keys     *tokens.Keyring
 	now      func() time.Time
 	log      *slog.Logger
 	poll     time.Duration
@@ -33,9 +36,12 @@ type Publisher struct {
 	done    chan struct{}
 }
 
-// NewPublisher returns a Publisher of the bundles compiler makes from store.
-func NewPublisher(store Store, compiler *Compiler, now func() time.Time, log *slog.Logger) *Publisher {
-	return &Publisher{store: store, compiler: compiler, now: now, log: log,
+// NewPublisher returns a Publisher of the bundles compiler makes from store,
+// signed with and publishing keys. It refreshes keys from their store
+// whenever the bundle's store changes (a key change is a bundle change), so
+// that the Issuer and Verifier sharing keys follow rotations too.
+func NewPublisher(store Store, compiler *Compiler, keys *tokens.Keyring, now func() time.Time, log *slog.Logger) *Publisher {
+	return &Publisher{store: store, compiler: compiler, keys: keys, now: now, log: log,
 		poll: PollInterval, refresh: RefreshInterval, done: make(chan struct{})}
 }
 
@@ -52,7 +58,7 @@ func (p *Publisher) Done() <-chan struct{} { return p.done }
 // Start compiles the first bundle, then keeps it fresh until ctx ends. An
 // error means there is no bundle to serve, and nothing runs. Call it once.
 func (p *Publisher) Start(ctx context.Context) error {
-	last, err := p.rebuild(ctx, p.epoch())
+	last, err := p.refreshIfStale(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("compile the policy bundle: %w", err)
 	}
@@ -64,6 +70,7 @@ func (p *Publisher) Start(ctx context.Context) error {
 type compiled struct {
 	version int64
 	at      time.Time
+	keys    tokens.KeySet
 }
 
 // epoch is the clock quantised to the refresh interval. Bundles are
@@ -82,7 +89,7 @@ func (p *Publisher) run(ctx context.Context, last compiled) {
 			return
 		case <-tick.C:
 		}
-		next, err := p.refreshIfStale(ctx, last)
+		next, err := p.refreshIfStale(ctx, &last)
 		switch {
 		case ctx.Err() != nil:
 			return
@@ -92,45 +99,55 @@ func (p *Publisher) run(ctx context.Context, last compiled) {
 		case err == nil && failure != nil:
 			p.log.Info("policy bundle refreshing again")
 		}
-		failure, last = err, next
+		if err == nil {
+			last = next
+		}
+		failure = err
 	}
 }
 
-// refreshIfStale recompiles when the store changed or a new epoch began.
-func (p *Publisher) refreshIfStale(ctx context.Context, last compiled) (compiled, error) {
+// refreshIfStale recompiles when the store changed, a new epoch began, or
+// the clock moved the keys in force (a pending key activated, a replaced
+// one retired); with no last bundle it always compiles. The version is
+// read before the keys and the source, so that a change racing with them
+// shows as a newer version at the next poll.
+func (p *Publisher) refreshIfStale(ctx context.Context, last *compiled) (compiled, error) {
 	at := p.epoch()
 	v, err := p.store.BundleVersion(ctx)
 	if err != nil {
-		return last, err
+		return compiled{}, err
 	}
-	if v == last.version && at.Equal(last.at) {
-		return last, nil
+	if last == nil || v != last.version {
+		if err := p.keys.Refresh(ctx); err != nil {
+			return compiled{}, fmt.Errorf("reload signing keys: %w", err)
+		}
 	}
-	next, err := p.rebuild(ctx, at)
-	if err != nil {
-		return last, err
+	keys := p.keys.At(p.now())
+	if last != nil && v == last.version && at.Equal(last.at) && keys.Same(last.keys) {
+		return *last, nil
 	}
-	return next, nil
+	next := compiled{version: v, at: at, keys: keys}
+	return next, p.rebuild(ctx, next)
 }
 
 // rebuild compiles a fresh snapshot and swaps it in when its content
 // differs: the same revision means the same bytes, already served.
-func (p *Publisher) rebuild(ctx context.Context, at time.Time) (compiled, error) {
+func (p *Publisher) rebuild(ctx context.Context, c compiled) error {
 	start := time.Now()
 	src, err := p.store.BundleSource(ctx)
 	if err != nil {
-		return compiled{}, err
+		return err
 	}
-	signed, err := p.compiler.Compile(src, at)
+	signed, err := p.compiler.Compile(src, c.at, c.keys)
 	if err != nil {
-		return compiled{}, err
+		return err
 	}
 	if old := p.current.Load(); old == nil || old.Revision != signed.Revision {
 		p.current.Store(signed)
-		p.log.Info("policy bundle compiled", "revision", signed.Revision, "version", src.Version,
+		p.log.Info("policy bundle compiled", "revision", signed.Revision, "version", src.Version, "kid", c.keys.Signing.ID,
 			"roles", len(src.Roles), "bytes", len(signed.Bytes), "took", time.Since(start))
 	}
-	return compiled{version: src.Version, at: at}, nil
+	return nil
 }
 
 // Revocations are those a bundle compiled now publishes, in Unix seconds:

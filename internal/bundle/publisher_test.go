@@ -190,7 +190,7 @@ func (s *syncBuffer) String() string {
 func newPublisher(t *testing.T, store bundle.Store, now func() time.Time) (*bundle.Publisher, *syncBuffer) {
 	t.Helper()
 	logs := &syncBuffer{}
-	p := bundle.NewPublisher(store, newCompiler(t, keyring(t)), now, slog.New(slog.NewTextHandler(logs, nil)))
+	p := bundle.NewPublisher(store, newCompiler(t), keyring(t), now, slog.New(slog.NewTextHandler(logs, nil)))
 	bundle.SetPollInterval(p, 10*time.Millisecond)
 	return p, logs
 }

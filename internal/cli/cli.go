@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -21,10 +22,12 @@ import (
 	"github.com/gaia-platform/iam/internal/config"
 )
 
-// IO is where a command reads and writes.
+// IO is where a command reads and writes, and the clock it reads.
 type IO struct {
 	In       io.Reader
 	Out, Err io.Writer
+	// Now replaces the wall clock when set: tests move time with it.
+	Now func() time.Time
 }
 
 type cli struct {
@@ -68,7 +71,15 @@ func (c *cli) open(ctx context.Context) (*app.App, error) {
 		return nil, err
 	}
 	log := slog.New(slog.NewTextHandler(c.Err, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	return app.Open(ctx, db, log)
+	return app.OpenAt(ctx, db, log, c.now())
+}
+
+// now is the clock commands and the server run on.
+func (c *cli) now() func() time.Time {
+	if c.Now != nil {
+		return c.Now
+	}
+	return time.Now
 }
 
 // withApp runs fn with an open App, closing it afterwards.
@@ -96,7 +107,7 @@ func (c *cli) serveCmd() *cobra.Command {
 			return err
 		}
 		log := slog.New(slog.NewJSONHandler(c.Err, nil))
-		a, err := app.Open(cmd.Context(), cfg.Database, log)
+		a, err := app.OpenAt(cmd.Context(), cfg.Database, log, c.now())
 		if err != nil {
 			return err
 		}

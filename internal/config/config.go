@@ -38,16 +38,24 @@ type Sessions struct {
 	ReuseGrace      time.Duration // 0: presenting a spent token revokes its family
 }
 
+// Rotation is what iam keys rotate reads of the server's configuration.
+type Rotation struct {
+	Grace          time.Duration // how long a new key is published before it signs
+	AccessTokenTTL time.Duration // the server's: how long replaced keys must verify
+	SigningKeyFile string        // set: the server signs with this file's key, not stored ones
+}
+
 // Flags binds every server setting to a flag whose default comes from its
 // environment variable. Call Config.Validate after parsing.
 type Flags struct {
-	fs   map[string]*pflag.Flag // by environment variable name
-	vals map[string]*string
+	// By environment variable name: one flag per command that takes it.
+	fs   map[string][]*pflag.Flag
+	vals map[string][]*string
 }
 
 // NewFlags registers the database settings, which every command needs, on fs.
 func NewFlags(fs *pflag.FlagSet) *Flags {
-	f := &Flags{fs: map[string]*pflag.Flag{}, vals: map[string]*string{}}
+	f := &Flags{fs: map[string][]*pflag.Flag{}, vals: map[string][]*string{}}
 	f.add(fs, "IAM_DATABASE_URL", "database-url", "",
 		"postgres://user@host:5432/gaia (or postgresql://) for PostgreSQL, the production store; sqlite:///abs/path/iam.db or sqlite://rel/path/iam.db for SQLite; unset: SQLite at <data-dir>/iam.db")
 	f.add(fs, "IAM_DATA_DIR", "data-dir", "./data", "directory of the embedded SQLite database when IAM_DATABASE_URL is unset (created 0700)")
@@ -70,21 +78,33 @@ func (f *Flags) AddServerFlags(fs *pflag.FlagSet) {
 	add("IAM_ALLOW_PASSWORD_GRANT", "allow-password-grant", "false", "accept grant_type=password at /oauth/token (true or false)")
 }
 
+// AddRotationFlags registers the settings of iam keys rotate on fs.
+func (f *Flags) AddRotationFlags(fs *pflag.FlagSet) {
+	f.add(fs, "IAM_KEY_ROTATION_GRACE", "key-rotation-grace", "5m",
+		"how long a new signing key is published before it signs, so that every JWKS cache and SDK holds it first, a Go duration")
+	f.add(fs, "IAM_ACCESS_TOKEN_TTL", "access-token-ttl", "15m", "the server's access token lifetime: replaced keys verify that long after the new key signs, a Go duration")
+	f.add(fs, "IAM_SIGNING_KEY_FILE", "signing-key-file", "", "the server's signing key file, when it uses one: then rotating means deploying a new file")
+}
+
 func (f *Flags) add(fs *pflag.FlagSet, env, flag, def, usage string) {
-	f.vals[env] = fs.String(flag, def, usage+" (env "+env+")")
-	f.fs[env] = fs.Lookup(flag)
+	f.vals[env] = append(f.vals[env], fs.String(flag, def, usage+" (env "+env+")"))
+	f.fs[env] = append(f.fs[env], fs.Lookup(flag))
 }
 
 // value is the flag when given, else the environment variable when set,
 // else the default. Defaults, never environment values, show in --help, so
-// a password in IAM_DATABASE_URL is never printed.
+// a password in IAM_DATABASE_URL is never printed. Of the commands that
+// take a setting, only the one running can have been given it.
 func (f *Flags) value(env string) string {
-	if !f.fs[env].Changed {
-		if v, ok := os.LookupEnv(env); ok {
-			return v
+	for i, fl := range f.fs[env] {
+		if fl.Changed {
+			return *f.vals[env][i]
 		}
 	}
-	return *f.vals[env]
+	if v, ok := os.LookupEnv(env); ok {
+		return v
+	}
+	return *f.vals[env][0]
 }
 
 // Database returns the store to open, or an error naming the variable.
@@ -121,9 +141,8 @@ func (f *Flags) Config() (Config, error) {
 	if c.Issuer == "" {
 		return Config{}, errors.New("IAM_ISSUER must not be empty")
 	}
-	ttl := f.value("IAM_ACCESS_TOKEN_TTL")
-	if c.AccessTokenTTL, err = time.ParseDuration(ttl); err != nil || c.AccessTokenTTL <= 0 {
-		return Config{}, fmt.Errorf("IAM_ACCESS_TOKEN_TTL %q is not a positive Go duration such as 15m", ttl)
+	if c.AccessTokenTTL, err = f.accessTokenTTL(); err != nil {
+		return Config{}, err
 	}
 	if c.ClientSecretPepper, err = f.ClientSecretPepper(); err != nil {
 		return Config{}, err
@@ -141,6 +160,29 @@ func (f *Flags) Config() (Config, error) {
 		c.PublicURL = "http://" + c.HTTPAddr
 	}
 	return c, nil
+}
+
+func (f *Flags) accessTokenTTL() (time.Duration, error) {
+	v := f.value("IAM_ACCESS_TOKEN_TTL")
+	ttl, err := time.ParseDuration(v)
+	if err != nil || ttl <= 0 {
+		return 0, fmt.Errorf("IAM_ACCESS_TOKEN_TTL %q is not a positive Go duration such as 15m", v)
+	}
+	return ttl, nil
+}
+
+// Rotation validates the settings of iam keys rotate.
+func (f *Flags) Rotation() (Rotation, error) {
+	r := Rotation{SigningKeyFile: f.value("IAM_SIGNING_KEY_FILE")}
+	v := f.value("IAM_KEY_ROTATION_GRACE")
+	var err error
+	if r.Grace, err = time.ParseDuration(v); err != nil || r.Grace < 0 {
+		return Rotation{}, fmt.Errorf("IAM_KEY_ROTATION_GRACE %q is not a Go duration such as 5m", v)
+	}
+	if r.AccessTokenTTL, err = f.accessTokenTTL(); err != nil {
+		return Rotation{}, err
+	}
+	return r, nil
 }
 
 func (f *Flags) sessions() (Sessions, error) {

@@ -136,8 +136,10 @@ func (a *api) me(c *gin.Context) {
 }
 
 func (a *api) jwks(c *gin.Context) {
-	c.Header("Cache-Control", "public, max-age=300")
-	c.JSON(http.StatusOK, a.Keys.JWKS())
+	// Well under IAM_KEY_ROTATION_GRACE, so that a cached copy lists a
+	// pending key before it signs.
+	c.Header("Cache-Control", "public, max-age=60")
+	c.JSON(http.StatusOK, a.Keys.At(a.Now()).JWKS())
 }
 
 func (a *api) discovery(c *gin.Context) {

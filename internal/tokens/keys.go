@@ -27,26 +27,44 @@ const MinKeyBits = 2048
 const GeneratedKeyBits = 3072
 
 // Key is an RSA signing key and its key id, the RFC 7638 thumbprint of its
-// public half.
+// public half. It signs new tokens from ActivatesAt until a newer key
+// activates, and is published until RetireAfter (zero: until a newer key
+// replaces it).
 type Key struct {
-	ID        string
-	Private   *rsa.PrivateKey
-	CreatedAt time.Time
+	ID          string
+	Private     *rsa.PrivateKey
+	CreatedAt   time.Time
+	ActivatesAt time.Time
+	RetireAfter time.Time
+	public      jwk.Key
 }
 
 // StoredKey is a signing key as kept in the database.
 type StoredKey struct {
-	ID         string
-	PrivatePEM []byte
-	CreatedAt  time.Time
+	ID          string
+	PrivatePEM  []byte
+	CreatedAt   time.Time
+	ActivatesAt time.Time
+	RetireAfter time.Time // zero: no newer key replaces it yet
 }
 
 // KeyStore keeps generated signing keys so that every replica on the same
-// database signs with the same key.
+// database signs with the same key and sees the same rotations.
 type KeyStore interface {
 	// EnsureSigningKey returns the newest stored key; when there is none it
 	// stores the one generate returns. Concurrent callers get the same key.
 	EnsureSigningKey(ctx context.Context, generate func() (StoredKey, error)) (StoredKey, error)
+	// SigningKeys returns every stored key, oldest activation first.
+	SigningKeys(ctx context.Context) ([]StoredKey, error)
+	// RotateSigningKey stores r.Key. The keys it replaces (those without a
+	// retire-after) get r.RetireAfter, or with r.RevokeOthers every other
+	// key is deleted. It writes r.Events in the same transaction, and
+	// serialises with other rotations.
+	RotateSigningKey(ctx context.Context, r Rotation) error
+	// PruneSigningKeys deletes the keys whose retire-after is at or before
+	// now, writing PruneEvent for each in the same transaction, and returns
+	// them.
+	PruneSigningKeys(ctx context.Context, now time.Time, actor string) ([]StoredKey, error)
 }
 
 // ErrWeakKey is returned for RSA keys shorter than MinKeyBits.
@@ -85,13 +103,23 @@ func ParsePrivateKeyPEM(data []byte) (*rsa.PrivateKey, error) {
 	return key, nil
 }
 
-// NewKey wraps an RSA private key, computing its key id.
+// NewKey wraps an RSA private key, computing its key id. The key signs
+// from createdAt on.
 func NewKey(priv *rsa.PrivateKey, createdAt time.Time) (Key, error) {
 	id, err := KeyID(&priv.PublicKey)
 	if err != nil {
 		return Key{}, err
 	}
-	return Key{ID: id, Private: priv, CreatedAt: createdAt}, nil
+	k := Key{ID: id, Private: priv, CreatedAt: createdAt, ActivatesAt: createdAt}
+	if k.public, err = publicJWK(k); err != nil {
+		return Key{}, err
+	}
+	return k, nil
+}
+
+// PrivatePEM is the private key as PKCS#1 PEM, to sign the policy bundle.
+func (k Key) PrivatePEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k.Private)})
 }
 
 // KeyID returns the RFC 7638 SHA-256 JWK thumbprint of pub, base64url.
@@ -107,7 +135,8 @@ func KeyID(pub *rsa.PublicKey) (string, error) {
 	return base64.RawURLEncoding.EncodeToString(tp), nil
 }
 
-// GenerateStoredKey makes a new GeneratedKeyBits RSA key ready to store.
+// GenerateStoredKey makes a new GeneratedKeyBits RSA key ready to store,
+// signing from now on.
 func GenerateStoredKey(now time.Time) (StoredKey, error) {
 	priv, err := rsa.GenerateKey(rand.Reader, GeneratedKeyBits)
 	if err != nil {
@@ -117,54 +146,22 @@ func GenerateStoredKey(now time.Time) (StoredKey, error) {
 	if err != nil {
 		return StoredKey{}, err
 	}
-	der := x509.MarshalPKCS1PrivateKey(priv)
-	return StoredKey{ID: k.ID, PrivatePEM: pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: der}), CreatedAt: now}, nil
+	return StoredKey{ID: k.ID, PrivatePEM: k.PrivatePEM(), CreatedAt: now, ActivatesAt: now}, nil
 }
 
-// LoadStoredKey returns the database's signing key, generating and storing
-// one when there is none.
-func LoadStoredKey(ctx context.Context, store KeyStore, now func() time.Time) (Key, error) {
-	sk, err := store.EnsureSigningKey(ctx, func() (StoredKey, error) { return GenerateStoredKey(now().UTC()) })
-	if err != nil {
-		return Key{}, err
-	}
+// parseStoredKey turns a stored key back into a Key.
+func parseStoredKey(sk StoredKey) (Key, error) {
 	priv, err := ParsePrivateKeyPEM(sk.PrivatePEM)
 	if err != nil {
 		return Key{}, fmt.Errorf("stored signing key %s: %w", sk.ID, err)
 	}
-	return NewKey(priv, sk.CreatedAt)
-}
-
-// Keyring holds the key that signs new tokens and every key whose tokens
-// are still accepted.
-type Keyring struct {
-	signing Key
-	set     jwk.Set // public keys, for verification and publication
-}
-
-// NewKeyring makes a keyring signing with signing and publishing it.
-func NewKeyring(signing Key) (*Keyring, error) {
-	pub, err := publicJWK(signing)
+	k, err := NewKey(priv, sk.CreatedAt)
 	if err != nil {
-		return nil, err
+		return Key{}, err
 	}
-	set := jwk.NewSet()
-	if err := set.AddKey(pub); err != nil {
-		return nil, err
-	}
-	return &Keyring{signing: signing, set: set}, nil
+	k.ActivatesAt, k.RetireAfter = sk.ActivatesAt, sk.RetireAfter
+	return k, nil
 }
-
-// JWKS returns the public key set (RFC 7517) to publish.
-func (r *Keyring) JWKS() jwk.Set { return r.set }
-
-// SigningKeyID is the kid of the key signing new tokens.
-func (r *Keyring) SigningKeyID() string { return r.signing.ID }
-
-// SigningKey is the key signing new tokens, private half included. The
-// policy bundle is signed with it, so that services verify bundles with the
-// key they already trust for tokens.
-func (r *Keyring) SigningKey() Key { return r.signing }
 
 func publicJWK(k Key) (jwk.Key, error) {
 	pub, err := jwk.FromRaw(&k.Private.PublicKey)

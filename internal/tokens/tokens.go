@@ -8,7 +8,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/lestrrat-go/jwx/v2/jwa"
-	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
 	"github.com/lestrrat-go/jwx/v2/jwt"
 )
@@ -71,9 +70,10 @@ func NewIssuer(keys *Keyring, issuer string, ttl time.Duration, now func() time.
 // TTL is how long issued tokens are valid.
 func (i *Issuer) TTL() time.Duration { return i.ttl }
 
-// Issue signs a new access token for s.
+// Issue signs a new access token for s with the key active now.
 func (i *Issuer) Issue(s Subject) (string, Claims, error) {
 	now := i.now().UTC().Truncate(time.Second)
+	key := i.keys.At(now).Signing
 	c := Claims{
 		Issuer: i.issuer, Subject: s.ID, Username: s.Username, Type: s.Type,
 		Roles: nonNil(s.Roles), Permissions: nonNil(s.Permissions),
@@ -88,28 +88,29 @@ func (i *Issuer) Issue(s Subject) (string, Claims, error) {
 		return "", Claims{}, err
 	}
 	hdr := jws.NewHeaders()
-	if err := hdr.Set(jws.KeyIDKey, i.keys.signing.ID); err != nil {
+	if err := hdr.Set(jws.KeyIDKey, key.ID); err != nil {
 		return "", Claims{}, err
 	}
 	if err := hdr.Set(jws.TypeKey, "JWT"); err != nil {
 		return "", Claims{}, err
 	}
-	signed, err := jwt.Sign(tok, jwt.WithKey(jwa.RS256, i.keys.signing.Private, jws.WithProtectedHeaders(hdr)))
+	signed, err := jwt.Sign(tok, jwt.WithKey(jwa.RS256, key.Private, jws.WithProtectedHeaders(hdr)))
 	if err != nil {
 		return "", Claims{}, fmt.Errorf("sign token: %w", err)
 	}
 	return string(signed), c, nil
 }
 
-// Verifier checks access tokens against a key set.
+// Verifier checks access tokens against the keys a keyring publishes.
 type Verifier struct {
-	keys   jwk.Set
+	keys   *Keyring
 	issuer string
 	now    func() time.Time
 }
 
-// NewVerifier verifies tokens from issuer signed by a key in keys.
-func NewVerifier(keys jwk.Set, issuer string, now func() time.Time) *Verifier {
+// NewVerifier verifies tokens from issuer signed by a key keys publishes
+// at the time of verification.
+func NewVerifier(keys *Keyring, issuer string, now func() time.Time) *Verifier {
 	return &Verifier{keys: keys, issuer: issuer, now: now}
 }
 
@@ -117,11 +118,12 @@ func NewVerifier(keys jwk.Set, issuer string, now func() time.Time) *Verifier {
 // required claims, and returns the claims. Every failure wraps
 // ErrInvalidToken.
 func (v *Verifier) Verify(raw string) (Claims, error) {
+	now := v.now()
 	tok, err := jwt.ParseString(raw,
-		jwt.WithKeySet(v.keys, jws.WithRequireKid(true)),
+		jwt.WithKeySet(v.keys.At(now).JWKS(), jws.WithRequireKid(true)),
 		jwt.WithValidate(true),
 		jwt.WithIssuer(v.issuer),
-		jwt.WithClock(jwt.ClockFunc(v.now)),
+		jwt.WithClock(jwt.ClockFunc(func() time.Time { return now })),
 		jwt.WithAcceptableSkew(0),
 		jwt.WithRequiredClaim(jwt.SubjectKey),
 		jwt.WithRequiredClaim(jwt.ExpirationKey),
