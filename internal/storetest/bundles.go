@@ -205,6 +205,11 @@ func testBundleVersion(t *testing.T, s Store) {
 		_, err := s.EnsureSigningKey(t.Context(), countingGenerate(&calls))
 		return err
 	})
+	step("rotate signing key", true, func() error { return s.RotateSigningKey(t.Context(), keyRotation(2, false)) })
+	step("prune retired signing key", true, func() error {
+		_, err := s.PruneSigningKeys(t.Context(), at(100), audit.CLI)
+		return err
+	})
 }
 
 func source(t *testing.T, s Store) bundle.Source {

@@ -43,7 +43,7 @@ type Store interface {
 // Run runs the contract. open returns a fresh, migrated store of its own
 // for each subtest and releases it when that subtest ends.
 func Run(t *testing.T, open func(t *testing.T) Store) {
-	for _, c := range slices.Concat(contract, serviceAccountContract, adminContract) {
+	for _, c := range slices.Concat(contract, serviceAccountContract, adminContract, keyRotationContract) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			c.test(t, open(t))
@@ -783,9 +783,10 @@ func testSeedDuplicateEntries(t *testing.T, s Store) {
 // never parse it, and generating real RSA keys would dominate the suite.
 func fakeKey(n int32) tokens.StoredKey {
 	return tokens.StoredKey{
-		ID:         fmt.Sprintf("test-kid-%d", n),
-		PrivatePEM: pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: fmt.Appendf(nil, "stand-in key %d", n)}),
-		CreatedAt:  at(int(n)),
+		ID:          fmt.Sprintf("test-kid-%d", n),
+		PrivatePEM:  pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: fmt.Appendf(nil, "stand-in key %d", n)}),
+		CreatedAt:   at(int(n)),
+		ActivatesAt: at(int(n)),
 	}
 }
 
