@@ -172,20 +172,25 @@ func bundleWhere(t *testing.T, s *testkit.Server, stale string, cond func(opabun
 	}
 }
 
+// bundleVerification trusts every key the server's JWKS publishes, by kid,
+// as the SDK does: the signature's kid picks the key.
 func bundleVerification(t *testing.T, s *testkit.Server) *opabundle.VerificationConfig {
 	t.Helper()
 	set, err := jwk.Parse(s.Do(t, http.MethodGet, "/.well-known/jwks.json", "").Body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, _ := set.Key(0)
-	var pub rsa.PublicKey
-	if err := key.Raw(&pub); err != nil {
-		t.Fatal(err)
+	keys := map[string]*opabundle.KeyConfig{}
+	for i := range set.Len() {
+		key, _ := set.Key(i)
+		var pub rsa.PublicKey
+		if err := key.Raw(&pub); err != nil {
+			t.Fatal(err)
+		}
+		pubPEM := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: must(x509.MarshalPKIXPublicKey(&pub))}))
+		keys[key.KeyID()] = &opabundle.KeyConfig{Key: pubPEM, Algorithm: "RS256"}
 	}
-	pubPEM := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: must(x509.MarshalPKIXPublicKey(&pub))}))
-	keys := map[string]*opabundle.KeyConfig{key.KeyID(): {Key: pubPEM, Algorithm: "RS256"}}
-	return opabundle.NewVerificationConfig(keys, key.KeyID(), "", nil)
+	return opabundle.NewVerificationConfig(keys, "", "", nil)
 }
 
 // wantDecision evaluates the bundle's policy as a service would.

@@ -23,6 +23,42 @@ type IAM struct {
 	t           testing.TB
 	DatabaseURL string // as IAM_DATABASE_URL
 	KeyFile     string
+	// Clock, when set, is the clock of every command and server of the
+	// installation instead of the wall clock.
+	Clock *Clock
+}
+
+// Clock is a clock tests move by hand: it starts at the wall clock's time
+// and stands still until Advance.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewClock returns a clock standing at the wall clock's time.
+func NewClock() *Clock { return &Clock{t: time.Now()} }
+
+// Now is the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// io is a command's IO on the installation's clock.
+func (e *IAM) io(in io.Reader, out, errw io.Writer) cli.IO {
+	stdio := cli.IO{In: in, Out: out, Err: errw}
+	if e.Clock != nil {
+		stdio.Now = e.Clock.Now
+	}
+	return stdio
 }
 
 // EnvStore names the variable that chooses the store of NewIAM's
@@ -73,7 +109,7 @@ func (e *IAM) Run(stdin string, args ...string) Result {
 	e.t.Helper()
 	var out, errb bytes.Buffer
 	args = append([]string{"--database-url", e.DatabaseURL}, args...)
-	code := cli.Run(context.Background(), args, cli.IO{In: strings.NewReader(stdin), Out: &out, Err: &errb})
+	code := cli.Run(context.Background(), args, e.io(strings.NewReader(stdin), &out, &errb))
 	return Result{Code: code, Stdout: out.String(), Stderr: errb.String()}
 }
 
@@ -163,7 +199,7 @@ func (e *IAM) Serve(extra ...string) *Server {
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &LockedBuffer{}
 	done := make(chan int, 1)
-	go func() { done <- cli.Run(ctx, args, cli.IO{In: strings.NewReader(""), Out: io.Discard, Err: logs}) }()
+	go func() { done <- cli.Run(ctx, args, e.io(strings.NewReader(""), io.Discard, logs)) }()
 	var once sync.Once
 	s := &Server{URL: "http://" + addr, Logs: logs}
 	s.stop = func() {

@@ -72,8 +72,9 @@ func (i *Issuer) TTL() time.Duration { return i.ttl }
 
 // Issue signs a new access token for s with the key active now.
 func (i *Issuer) Issue(s Subject) (string, Claims, error) {
-	now := i.now().UTC().Truncate(time.Second)
-	key := i.keys.At(now).Signing
+	at := i.now()
+	key := i.keys.At(at).Signing
+	now := at.UTC().Truncate(time.Second)
 	c := Claims{
 		Issuer: i.issuer, Subject: s.ID, Username: s.Username, Type: s.Type,
 		Roles: nonNil(s.Roles), Permissions: nonNil(s.Permissions),
