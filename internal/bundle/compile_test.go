@@ -79,6 +79,46 @@ func TestCompile_OtherKeyFailsVerification(t *testing.T) {
 	}
 }
 
+// During a rotation the bundle carries every published key, and is signed
+// by the signing key under its kid; a new signer is a new revision, so that
+// consumers fetch the bundle it signs.
+func TestCompile_PublishesEveryKeySignedByTheSigningKid(t *testing.T) {
+	old, next := ring(t, rsaKey(t, 0)).At(now).Signing, ring(t, rsaKey(t, 1)).At(now).Signing
+	trustBoth := map[string]*opabundle.KeyConfig{}
+	for _, k := range []tokens.Key{old, next} {
+		der, err := x509.MarshalPKIXPublicKey(&k.Private.PublicKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		trustBoth[k.ID] = &opabundle.KeyConfig{Key: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})), Algorithm: "RS256"}
+	}
+	revisions := map[string]bool{}
+	for _, signer := range []tokens.Key{old, next} {
+		keys := tokens.KeySet{Signing: signer, Published: []tokens.Key{old, next}}
+		signed, err := newCompiler(t).Compile(source, now, keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := opabundle.NewReader(bytes.NewReader(signed.Bytes)).
+			WithBundleVerificationConfig(opabundle.NewVerificationConfig(trustBoth, "", "", nil)).Read()
+		if err != nil {
+			t.Fatalf("signed by %s: %v", signer.ID, err)
+		}
+		if got := asJSON(t, b.Data["gaia"].(map[string]any)["keys"]); got != asJSON(t, keys.JWKS()) {
+			t.Errorf("bundle keys %s, want both published keys", got)
+		}
+		only := map[string]*opabundle.KeyConfig{signer.ID: trustBoth[signer.ID]}
+		if _, err := opabundle.NewReader(bytes.NewReader(signed.Bytes)).
+			WithBundleVerificationConfig(opabundle.NewVerificationConfig(only, "", "", nil)).Read(); err != nil {
+			t.Errorf("the bundle does not verify with its signer %s alone, by kid: %v", signer.ID, err)
+		}
+		revisions[signed.Revision] = true
+	}
+	if len(revisions) != 2 {
+		t.Error("the same content signed by another key has the same revision")
+	}
+}
+
 // Replicas on one database must serve the same bytes under the same ETag,
 // or every poll through a load balancer downloads the bundle again.
 func TestCompile_SameSourceGivesByteIdenticalBundles(t *testing.T) {
