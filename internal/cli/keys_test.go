@@ -210,13 +210,7 @@ func TestKeysRotate_SDKKeepsAllowingAcrossARotation(t *testing.T) {
 	}
 	front := httptest.NewServer(proxy)
 	t.Cleanup(front.Close)
-	authz, err := sdk.New(context.Background(), sdk.Config{IAMURL: front.URL, PollInterval: time.Second,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(authz.Close)
-	testkit.Eventually(t, 10*time.Second, "first bundle loaded", authz.Ready)
+	authz := readyAuthorizer(t, front.URL)
 	ctx := context.Background()
 	oldToken := srv.Token(t, "alice", "correct horse battery")
 	k1 := kid(t, oldToken)
@@ -244,6 +238,20 @@ func TestKeysRotate_SDKKeepsAllowingAcrossARotation(t *testing.T) {
 }
 
 // --- helpers -------------------------------------------------------------
+
+// readyAuthorizer starts an SDK authorizer of the IAM at iamURL, polling
+// every second, and waits for its first bundle.
+func readyAuthorizer(t *testing.T, iamURL string) *sdk.Authorizer {
+	t.Helper()
+	authz, err := sdk.New(context.Background(), sdk.Config{IAMURL: iamURL, PollInterval: time.Second,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(authz.Close)
+	testkit.Eventually(t, 10*time.Second, "first bundle loaded", authz.Ready)
+	return authz
+}
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -17,7 +15,6 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/gaia-platform/iam/internal/testkit"
-	"github.com/gaia-platform/iam/sdk"
 )
 
 const tokenPath = "/oauth/token"
@@ -328,13 +325,7 @@ func TestOAuthToken_ServiceTokenDecidedBySDKUntilDisabled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	authz, err := sdk.New(context.Background(), sdk.Config{IAMURL: srv.URL, PollInterval: time.Second,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(authz.Close)
-	testkit.Eventually(t, 10*time.Second, "first bundle loaded", authz.Ready)
+	authz := readyAuthorizer(t, srv.URL)
 	ctx := context.Background()
 	if !authz.HasPermission(ctx, tok.AccessToken, "inventory.read") || authz.HasPermission(ctx, tok.AccessToken, "inventory.write") {
 		t.Fatal("the SDK does not decide the service token by its Analyst role")
