@@ -18,14 +18,14 @@ type authorizerFixture struct {
 	current atomic.Pointer[bundle.Signed]
 	clock   atomic.Pointer[time.Time]
 	issuer  *tokens.Issuer
-	comp    *bundle.Compiler
+	keys    *tokens.Keyring
 }
 
 func newAuthorizerFixture(t testing.TB) *authorizerFixture {
 	t.Helper()
 	f := &authorizerFixture{}
 	keys := keyring(t)
-	f.comp = newCompiler(t, keys)
+	f.keys = keys
 	f.setClock(now)
 	clock := func() time.Time { return *f.clock.Load() }
 	f.issuer = tokens.NewIssuer(keys, "gaia-iam", ttl, clock)
@@ -41,7 +41,7 @@ func (f *authorizerFixture) setClock(t time.Time) { f.clock.Store(&t) }
 
 func (f *authorizerFixture) publish(t testing.TB, src bundle.Source) {
 	t.Helper()
-	f.current.Store(compile(t, f.comp, src, *f.clock.Load()))
+	f.current.Store(compile(t, f.keys, src, *f.clock.Load()))
 }
 
 func (f *authorizerFixture) token(t testing.TB, sub string, roles ...string) (string, tokens.Claims) {
