@@ -218,7 +218,11 @@ func (a *Authorizer) refreshKeys(ctx context.Context) {
 	}
 	conf, err := a.opaConfig(ks)
 	if err == nil {
-		err = a.opa.Load().Configure(ctx, opasdk.ConfigOptions{Config: bytes.NewReader(conf)})
+		// With a Ready channel Configure returns once the new configuration
+		// runs, instead of waiting for its first bundle: the key polls go on
+		// (and Close returns) even while the IAM serves no bundle that the
+		// new keys verify, such as one signed by a key since revoked.
+		err = a.opa.Load().Configure(ctx, opasdk.ConfigOptions{Config: bytes.NewReader(conf), Ready: make(chan struct{})})
 	}
 	if err != nil {
 		a.cfg.Logger.Error("gaia sdk: cannot apply the IAM's new keys", "err", err)
