@@ -283,8 +283,8 @@ func TestOAuthToken_RequestErrors(t *testing.T) {
 	if d["token_endpoint"] != srv.URL+tokenPath {
 		t.Errorf("token_endpoint %v", d["token_endpoint"])
 	}
-	wantStrings(t, "grant_types_supported", d["grant_types_supported"], "client_credentials")
-	wantStrings(t, "token_endpoint_auth_methods_supported", d["token_endpoint_auth_methods_supported"], "client_secret_basic", "client_secret_post")
+	wantStrings(t, "grant_types_supported", d["grant_types_supported"], "client_credentials", "refresh_token")
+	wantStrings(t, "token_endpoint_auth_methods_supported", d["token_endpoint_auth_methods_supported"], "client_secret_basic", "client_secret_post", "none")
 }
 
 func TestOAuthToken_PasswordGrantWhenEnabledChecksLikeLogin(t *testing.T) {
@@ -309,7 +309,7 @@ func TestOAuthToken_PasswordGrantWhenEnabledChecksLikeLogin(t *testing.T) {
 		t.Errorf("%d auth.login.failed events, want 1", n)
 	}
 	d := srv.Do(t, http.MethodGet, "/.well-known/openid-configuration", "").JSON(t)
-	wantStrings(t, "grant_types_supported", d["grant_types_supported"], "client_credentials", "password")
+	wantStrings(t, "grant_types_supported", d["grant_types_supported"], "client_credentials", "refresh_token", "password")
 }
 
 // A service token is decided by the SDK from the bundle like a user's,

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,18 +40,59 @@ func (a *api) login(c *gin.Context) {
 		writeError(c, http.StatusBadRequest, "invalid_request", "username and password are required")
 		return
 	}
-	ctx := c.Request.Context()
-	user, err := a.Users.Authenticate(ctx, req.Username, req.Password, c.ClientIP())
+	resp, err := a.signIn(c, req.Username, req.Password)
 	if err != nil {
 		a.fail(c, err)
 		return
+	}
+	writeTokens(c, resp)
+}
+
+// signIn checks a user's password and opens a session: an access token
+// and the session's first refresh token.
+func (a *api) signIn(c *gin.Context, username, password string) (tokenResponse, error) {
+	ctx := c.Request.Context()
+	user, err := a.Users.Authenticate(ctx, username, password, c.ClientIP())
+	if err != nil {
+		return tokenResponse{}, err
 	}
 	refresh, _, err := a.Sessions.Start(ctx, user.ID, c.ClientIP())
 	if err != nil {
-		a.fail(c, err)
-		return
+		return tokenResponse{}, err
 	}
-	a.issuePair(c, user, refresh)
+	return a.userTokens(ctx, user, refresh)
+}
+
+// userTokens signs an access token for user and pairs it with refresh,
+// the refresh token of the session.
+func (a *api) userTokens(ctx context.Context, user identity.User, refresh string) (tokenResponse, error) {
+	grants, err := a.RBAC.Grants(ctx, user.ID)
+	if err != nil {
+		return tokenResponse{}, err
+	}
+	return a.tokens(tokens.Subject{
+		ID: user.ID.String(), Username: user.Username, Type: tokens.TypeUser,
+		Roles: grants.Roles, Permissions: grants.Permissions,
+	}, refresh)
+}
+
+// tokens signs an access token for s; refresh is empty for a grant
+// without a session.
+func (a *api) tokens(s tokens.Subject, refresh string) (tokenResponse, error) {
+	token, _, err := a.Issuer.Issue(s)
+	if err != nil {
+		return tokenResponse{}, err
+	}
+	return tokenResponse{AccessToken: token, TokenType: "Bearer",
+		ExpiresIn: int64(a.Issuer.TTL() / time.Second), RefreshToken: refresh}, nil
+}
+
+// writeTokens answers a token response, which no cache may keep
+// (RFC 6749 §5.1).
+func writeTokens(c *gin.Context, resp tokenResponse) {
+	c.Header("Cache-Control", "no-store")
+	c.Header("Pragma", "no-cache")
+	c.JSON(http.StatusOK, resp)
 }
 
 // decodeJSON reads one JSON object from the body into v, answering 400
@@ -142,16 +184,31 @@ func (a *api) jwks(c *gin.Context) {
 	c.JSON(http.StatusOK, a.Keys.At(a.Now()).JWKS())
 }
 
+// discovery is the provider metadata (OpenID Connect Discovery, RFC
+// 8414 for revocation_endpoint): the standard
+// members, then this server's own endpoints under names of their own.
 func (a *api) discovery(c *gin.Context) {
 	base := strings.TrimRight(a.PublicURL, "/")
 	c.JSON(http.StatusOK, gin.H{
 		"issuer":                                a.IssuerID,
 		"jwks_uri":                              base + "/.well-known/jwks.json",
 		"token_endpoint":                        base + "/oauth/token",
-		"grant_types_supported":                 a.grantTypes(),
-		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
+		"revocation_endpoint":                   base + "/oauth/revoke",
 		"userinfo_endpoint":                     base + "/auth/me",
-		"id_token_signing_alg_values_supported": []string{"RS256"},
-		"claims_supported":                      []string{"iss", "sub", "username", "type", "roles", "permissions", "iat", "exp", "jti"},
+		"grant_types_supported":                 a.grantTypes(),
+		"token_endpoint_auth_methods_supported": clientAuthMethods,
+		"revocation_endpoint_auth_methods_supported": clientAuthMethods,
+		"id_token_signing_alg_values_supported":      []string{"RS256"},
+		"claims_supported":                           []string{"iss", "sub", "username", "type", "roles", "permissions", "iat", "exp", "jti"},
+		"login_endpoint":                             base + "/auth/login",
+		"refresh_endpoint":                           base + "/auth/refresh",
+		"logout_endpoint":                            base + "/auth/logout",
+		"sessions_endpoint":                          base + "/auth/sessions",
+		"policy_bundle_endpoint":                     base + "/bundles/gaia.tar.gz",
 	})
 }
+
+// clientAuthMethods are how a client may authenticate at /oauth/token and
+// /oauth/revoke: "none" is a public client, which the refresh_token and
+// password grants and revocation accept.
+var clientAuthMethods = []string{"client_secret_basic", "client_secret_post", "none"}

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -32,7 +31,8 @@ func writeOAuthError(c *gin.Context, status int, code, description string) {
 }
 
 // oauthToken is the RFC 6749 token endpoint: client_credentials for
-// service accounts and, when enabled, password for users.
+// service accounts, refresh_token for users' sessions and, when enabled,
+// password for users.
 func (a *api) oauthToken(c *gin.Context) {
 	c.Header("Cache-Control", "no-store")
 	c.Header("Pragma", "no-cache")
@@ -45,6 +45,8 @@ func (a *api) oauthToken(c *gin.Context) {
 		writeOAuthError(c, http.StatusBadRequest, "invalid_request", "grant_type is required")
 	case "client_credentials":
 		a.clientCredentialsGrant(c, form)
+	case "refresh_token":
+		a.refreshTokenGrant(c, form)
 	case "password":
 		if !a.AllowPasswordGrant {
 			writeOAuthError(c, http.StatusBadRequest, "unsupported_grant_type", "the password grant is not enabled on this server")
@@ -122,49 +124,106 @@ func (a *api) clientCredentialsGrant(c *gin.Context, form url.Values) {
 		a.oauthFail(c, err)
 		return
 	}
-	a.issueOAuthToken(c, tokens.Subject{ID: acct.ID.String(), Username: acct.Name, Type: tokens.TypeService,
-		Roles: grants.Roles, Permissions: grants.Permissions})
+	resp, err := a.tokens(tokens.Subject{ID: acct.ID.String(), Username: acct.Name, Type: tokens.TypeService,
+		Roles: grants.Roles, Permissions: grants.Permissions}, "")
+	a.answerOAuth(c, resp, err)
 }
 
-func (a *api) passwordGrant(c *gin.Context, form url.Values) {
-	// A client that authenticates must authenticate correctly; a public
-	// client need not.
-	if id, secret, sent, problem := clientCredentials(c, form); problem != "" {
+// optionalClient checks the client authentication that a public client
+// may omit: none is accepted, but credentials that are sent must be
+// valid. It answers the request itself when they are not.
+func (a *api) optionalClient(c *gin.Context, form url.Values) bool {
+	id, secret, sent, problem := clientCredentials(c, form)
+	if problem != "" {
 		writeOAuthError(c, http.StatusUnauthorized, "invalid_client", problem)
-		return
-	} else if sent && secret != "" {
+		return false
+	}
+	if sent && secret != "" {
 		if _, _, err := a.Services.Authenticate(c.Request.Context(), id, secret, c.ClientIP()); err != nil {
 			a.oauthFail(c, err)
-			return
+			return false
 		}
+	}
+	return true
+}
+
+// passwordGrant checks a user's password as /auth/login does and opens a
+// session: the answer carries its refresh token.
+func (a *api) passwordGrant(c *gin.Context, form url.Values) {
+	if !a.optionalClient(c, form) {
+		return
 	}
 	username, password := form.Get("username"), form.Get("password")
 	if username == "" || password == "" {
 		writeOAuthError(c, http.StatusBadRequest, "invalid_request", "username and password are required")
 		return
 	}
-	ctx := c.Request.Context()
-	user, err := a.Users.Authenticate(ctx, username, password, c.ClientIP())
-	if err != nil {
-		a.oauthFail(c, err)
-		return
-	}
-	grants, err := a.RBAC.Grants(ctx, user.ID)
-	if err != nil {
-		a.oauthFail(c, err)
-		return
-	}
-	a.issueOAuthToken(c, tokens.Subject{ID: user.ID.String(), Username: user.Username, Type: tokens.TypeUser,
-		Roles: grants.Roles, Permissions: grants.Permissions})
+	resp, err := a.signIn(c, username, password)
+	a.answerOAuth(c, resp, err)
 }
 
-func (a *api) issueOAuthToken(c *gin.Context, s tokens.Subject) {
-	token, _, err := a.Issuer.Issue(s)
+// refreshTokenGrant is RFC 6749 §6, the same exchange as /auth/refresh:
+// the presented token is spent, and presenting a spent one again
+// revokes its session and the user's access tokens.
+func (a *api) refreshTokenGrant(c *gin.Context, form url.Values) {
+	if !a.optionalClient(c, form) {
+		return
+	}
+	raw := form.Get("refresh_token")
+	if raw == "" {
+		writeOAuthError(c, http.StatusBadRequest, "invalid_request", "refresh_token is required")
+		return
+	}
+	resp, err := a.renew(c, raw)
+	a.answerOAuth(c, resp, err)
+}
+
+// answerOAuth answers a grant's outcome.
+func (a *api) answerOAuth(c *gin.Context, resp tokenResponse, err error) {
 	if err != nil {
 		a.oauthFail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, tokenResponse{AccessToken: token, TokenType: "Bearer", ExpiresIn: int64(a.Issuer.TTL() / time.Second)})
+	writeTokens(c, resp)
+}
+
+// oauthRevoke is RFC 7009 token revocation. Possession of a token is the
+// credential to revoke it, so public clients need not authenticate; a
+// client that does must do so correctly. An access token of this issuer
+// is revoked by its jti until it expires, a refresh token with its whole
+// session. Whatever the token, the answer is 200 with no body: unknown,
+// expired and already revoked tokens have nothing left to revoke. The
+// token_type_hint is ignored: the two kinds cannot be mistaken for each
+// other.
+func (a *api) oauthRevoke(c *gin.Context) {
+	c.Header("Cache-Control", "no-store")
+	form, ok := a.tokenForm(c)
+	if !ok || !a.optionalClient(c, form) {
+		return
+	}
+	raw := form.Get("token")
+	if raw == "" {
+		writeOAuthError(c, http.StatusBadRequest, "invalid_request", "token is required")
+		return
+	}
+	if err := a.revokeToken(c, raw); err != nil {
+		a.oauthFail(c, err)
+		return
+	}
+	c.Status(http.StatusOK)
+}
+
+// revokeToken revokes raw as an access token when it verifies as one,
+// else as a refresh token.
+func (a *api) revokeToken(c *gin.Context, raw string) error {
+	if claims, err := a.Verifier.Verify(raw); err == nil {
+		return a.revokeAccess(c, claims, "revocation")
+	}
+	err := a.Sessions.Revoke(c.Request.Context(), raw, c.ClientIP())
+	if errors.Is(err, tokens.ErrInvalidGrant) || errors.Is(err, tokens.ErrSessionNotFound) {
+		return nil // nothing left to revoke
+	}
+	return err
 }
 
 // oauthFail maps a domain error to its RFC 6749 error. Unknown errors are
@@ -175,6 +234,8 @@ func (a *api) oauthFail(c *gin.Context, err error) {
 		writeOAuthError(c, http.StatusUnauthorized, "invalid_client", "client authentication failed")
 	case errors.Is(err, identity.ErrInvalidCredentials):
 		writeOAuthError(c, http.StatusBadRequest, "invalid_grant", "invalid username or password")
+	case errors.Is(err, tokens.ErrInvalidGrant):
+		writeOAuthError(c, http.StatusBadRequest, "invalid_grant", "the refresh token is invalid, expired or revoked")
 	default:
 		a.Log.Error("request failed", "path", c.Request.URL.Path, "err", err)
 		writeOAuthError(c, http.StatusInternalServerError, "server_error", "internal server error")
@@ -183,7 +244,7 @@ func (a *api) oauthFail(c *gin.Context, err error) {
 
 // grantTypes are the grants /oauth/token accepts.
 func (a *api) grantTypes() []string {
-	g := []string{"client_credentials"}
+	g := []string{"client_credentials", "refresh_token"}
 	if a.AllowPasswordGrant {
 		g = append(g, "password")
 	}

@@ -70,6 +70,7 @@ func New(d Deps) http.Handler {
 	r.POST("/auth/login", a.login)
 	r.GET("/auth/me", a.requireToken, a.me)
 	r.POST("/oauth/token", a.oauthToken)
+	r.POST("/oauth/revoke", a.oauthRevoke)
 	r.POST("/auth/refresh", a.refresh)
 	r.POST("/auth/logout", a.requireToken, a.logout)
 	r.GET("/auth/sessions", a.requireToken, a.listSessions)

@@ -21,28 +21,6 @@ type refreshRequest struct {
 	RefreshToken string `json:"refresh_token"`
 }
 
-// issuePair signs an access token for user and answers it with refresh,
-// the refresh token of the session.
-func (a *api) issuePair(c *gin.Context, user identity.User, refresh string) {
-	grants, err := a.RBAC.Grants(c.Request.Context(), user.ID)
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
-	token, _, err := a.Issuer.Issue(tokens.Subject{
-		ID: user.ID.String(), Username: user.Username, Type: tokens.TypeUser,
-		Roles: grants.Roles, Permissions: grants.Permissions,
-	})
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
-	c.Header("Cache-Control", "no-store")
-	c.Header("Pragma", "no-cache")
-	c.JSON(http.StatusOK, tokenResponse{AccessToken: token, TokenType: "Bearer",
-		ExpiresIn: int64(a.Issuer.TTL() / time.Second), RefreshToken: refresh})
-}
-
 // refresh exchanges a refresh token for a new access token and the
 // refresh token's successor.
 func (a *api) refresh(c *gin.Context) {
@@ -54,22 +32,31 @@ func (a *api) refresh(c *gin.Context) {
 		writeError(c, http.StatusBadRequest, "invalid_request", "refresh_token is required")
 		return
 	}
-	ctx := c.Request.Context()
-	next, fam, err := a.Sessions.Rotate(ctx, req.RefreshToken, c.ClientIP())
+	resp, err := a.renew(c, req.RefreshToken)
 	if err != nil {
 		a.fail(c, err)
 		return
+	}
+	writeTokens(c, resp)
+}
+
+// renew spends a refresh token (rotation, reuse detection and grace are
+// the store's) and signs a fresh access token for the session's user,
+// who must still be active.
+func (a *api) renew(c *gin.Context, raw string) (tokenResponse, error) {
+	ctx := c.Request.Context()
+	next, fam, err := a.Sessions.Rotate(ctx, raw, c.ClientIP())
+	if err != nil {
+		return tokenResponse{}, err
 	}
 	user, err := a.Users.ByID(ctx, fam.UserID)
 	if errors.Is(err, identity.ErrUserNotFound) || (err == nil && user.State != identity.StateActive) {
-		a.fail(c, tokens.ErrInvalidGrant)
-		return
+		return tokenResponse{}, tokens.ErrInvalidGrant
 	}
 	if err != nil {
-		a.fail(c, err)
-		return
+		return tokenResponse{}, err
 	}
-	a.issuePair(c, user, next)
+	return a.userTokens(ctx, user, next)
 }
 
 // logout revokes the bearer access token by its jti until it expires and,
@@ -89,9 +76,7 @@ func (a *api) logout(c *gin.Context) {
 		}
 	}
 	ctx := c.Request.Context()
-	ev := audit.Event{At: a.Now().UTC(), Actor: claims.Type + ":" + claims.Subject, Action: audit.TokenRevoked,
-		Target: "jti:" + claims.ID, IP: c.ClientIP(), Details: map[string]any{"reason": "logout"}}
-	if _, err := a.Revocations.RevokeToken(ctx, claims.ID, claims.ExpiresAt, ev); err != nil {
+	if err := a.revokeAccess(c, claims, "logout"); err != nil {
 		a.fail(c, err)
 		return
 	}
@@ -110,6 +95,15 @@ func (a *api) logout(c *gin.Context) {
 		}
 	}
 	c.Status(http.StatusNoContent)
+}
+
+// revokeAccess voids the access token of claims until it expires: its
+// jti goes into the bundle's revocation list.
+func (a *api) revokeAccess(c *gin.Context, claims tokens.Claims, reason string) error {
+	ev := audit.Event{At: a.Now().UTC(), Actor: claims.Type + ":" + claims.Subject, Action: audit.TokenRevoked,
+		Target: "jti:" + claims.ID, IP: c.ClientIP(), Details: map[string]any{"reason": reason}}
+	_, err := a.Revocations.RevokeToken(c.Request.Context(), claims.ID, claims.ExpiresAt, ev)
+	return err
 }
 
 type sessionView struct {

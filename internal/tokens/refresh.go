@@ -148,15 +148,31 @@ func (s *Sessions) EndByToken(ctx context.Context, user uuid.UUID, raw, ip strin
 	return s.End(ctx, "user:"+user.String(), user, f.ID, ip)
 }
 
+// Revoke revokes the family of raw, whoever presents it: holding a
+// refresh token, spent or current, is enough to end its session (RFC
+// 7009). ErrInvalidGrant for an unknown token, ErrSessionNotFound for a
+// family already over.
+func (s *Sessions) Revoke(ctx context.Context, raw, ip string) error {
+	f, err := s.store.RefreshFamilyByToken(ctx, TokenHash(raw))
+	if err != nil {
+		return err
+	}
+	return s.end(ctx, "user:"+f.UserID.String(), f.UserID, f.ID, ip, "revocation")
+}
+
 // End revokes user's family id on behalf of actor (the user, or an
 // administrator); ErrSessionNotFound when it is not an active family of
 // user's.
 func (s *Sessions) End(ctx context.Context, actor string, user, id uuid.UUID, ip string) error {
-	now := s.now().UTC()
 	reason := "logout"
 	if actor != "user:"+user.String() {
 		reason = "revoked by an administrator"
 	}
+	return s.end(ctx, actor, user, id, ip, reason)
+}
+
+func (s *Sessions) end(ctx context.Context, actor string, user, id uuid.UUID, ip, reason string) error {
+	now := s.now().UTC()
 	ev := audit.Event{At: now, Actor: actor, Action: audit.RefreshFamilyRevoked,
 		Target: "session:" + id.String(), IP: ip, Details: map[string]any{"reason": reason}}
 	ok, err := s.store.RevokeRefreshFamily(ctx, user, id, now, ev)
