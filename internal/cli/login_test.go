@@ -208,6 +208,27 @@ func TestLogin_BadRequestsAre400AndChangeNothing(t *testing.T) {
 	}
 }
 
+// A username no account can have (a NUL byte, which PostgreSQL text
+// cannot hold; invalid UTF-8, which only a form can carry) is an unknown
+// user, audited with the unprintable parts replaced, not a 500.
+func TestLogin_UnstorableUsernameIsInvalidCredentials(t *testing.T) {
+	t.Parallel()
+	e := testkit.NewIAM(t)
+	e.WithUser("alice", alicePassword, "Viewer")
+	srv := e.Serve("--allow-password-grant=true")
+	testkit.AssertError(t, srv.Login(t, "alice\x00", alicePassword), http.StatusUnauthorized, "invalid_credentials")
+	assertOAuthError(t, postToken(t, srv, "grant_type=password&username=al%FFice%00&password=x"), http.StatusBadRequest, "invalid_grant")
+	ev := e.AuditEvents("auth.login.failed")
+	if len(ev) != 2 {
+		t.Fatalf("auth.login.failed events %v, want 2", ev)
+	}
+	for i, want := range []string{"al\uFFFDice\uFFFD", "alice\uFFFD"} { // newest first
+		if d := ev[i]["details"].(map[string]any); d["username"] != want || d["reason"] != "unknown_user" {
+			t.Errorf("event details %v, want username %q and reason unknown_user", d, want)
+		}
+	}
+}
+
 func assertStrings(t *testing.T, what string, got any, want ...string) {
 	t.Helper()
 	list, ok := got.([]any)

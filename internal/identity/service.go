@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -72,7 +74,13 @@ func (s *Service) Create(ctx context.Context, actor, username, password string, 
 // in the transaction that records the login.
 func (s *Service) Authenticate(ctx context.Context, username, password, ip string) (User, error) {
 	display, key := NormalizeUsername(username)
-	u, err := s.store.UserByUsernameKey(ctx, key)
+	u, err := User{}, ErrUserNotFound
+	// No account has a name that fails validation, such as one with a NUL
+	// byte, which PostgreSQL text cannot even hold: it is unknown without
+	// asking the store.
+	if ValidateUsername(display) == nil {
+		u, err = s.store.UserByUsernameKey(ctx, key)
+	}
 	if err != nil && !errors.Is(err, ErrUserNotFound) {
 		return User{}, err
 	}
@@ -102,7 +110,7 @@ func (s *Service) Authenticate(ctx context.Context, username, password, ip strin
 	}
 	if reason != "" {
 		ev := audit.Event{At: now, Actor: "anonymous", Action: audit.LoginFailed, IP: ip,
-			Details: map[string]any{"username": truncate(display, MaxUsernameLen), "reason": reason}}
+			Details: map[string]any{"username": auditName(display), "reason": reason}}
 		if found {
 			ev.Target = Target(u.ID)
 		}
@@ -257,6 +265,18 @@ func (s *Service) SetPassword(ctx context.Context, actor, username, password str
 
 // Target names a user in audit events and actor fields.
 func Target(id uuid.UUID) string { return "user:" + id.String() }
+
+// auditName is an attempted username as the audit trail records it:
+// truncated, with control characters and invalid UTF-8 replaced by
+// U+FFFD, so that whatever was sent can be recorded.
+func auditName(display string) string {
+	return truncate(strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return utf8.RuneError
+		}
+		return r
+	}, display), MaxUsernameLen)
+}
 
 func truncate(s string, n int) string {
 	r := []rune(s)
