@@ -15,7 +15,7 @@ IAM_TEST_DATABASE_URL ?= postgres://$(PG_USER)@$(PG_HOST):$(PG_PORT)/postgres?ss
 
 export IAM_TEST_DATABASE_URL
 
-.PHONY: all build run run-postgres test lint bench
+.PHONY: all build run run-postgres test lint fuzz bench
 all: build
 
 build:
@@ -40,6 +40,24 @@ run-postgres:
 test: lint
 	$(GO) test -race -count=1 ./...
 	IAM_TEST_STORE=sqlite $(GO) test -race -count=1 ./internal/cli/ ./cmd/...
+	$(MAKE) --no-print-directory fuzz
+
+# Each fuzz target explores FUZZ_RUNS inputs beyond its committed seeds
+# (`go test` alone runs only the seeds): about ten seconds each on a
+# 2-core machine. A count, not -fuzztime=10s: with a duration, go1.26's
+# fuzz coordinator can fail at the deadline with a bare "context deadline
+# exceeded" (golang/go#75804). The three HTTP targets share one
+# instrumented test binary, built once. A failing input is written to the
+# package's testdata/fuzz/<target>/, where it becomes a seed.
+FUZZ_RUNS ?= 3000
+FUZZ_BIN  := $(CURDIR)/bin/fuzz
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzAuthorize_TokenString$$' -fuzztime $(FUZZ_RUNS)x ./sdk/
+	$(GO) test -c -fuzz . -o $(FUZZ_BIN)/httpapi.test ./internal/httpapi/
+	cd internal/httpapi && for target in FuzzLogin FuzzRefresh FuzzOAuthToken; do \
+		$(FUZZ_BIN)/httpapi.test -test.run '^$$' -test.fuzz "^$$target\$$" -test.fuzztime $(FUZZ_RUNS)x \
+			-test.fuzzcachedir "$$($(GO) env GOCACHE)/fuzz/github.com/gaia-platform/iam/internal/httpapi" || exit 1; \
+	done
 
 lint:
 	@unformatted="$$(gofmt -l .)"; \
