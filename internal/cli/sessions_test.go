@@ -109,33 +109,55 @@ func TestRefresh_RotatesAndTheOldTokenIsSpent(t *testing.T) {
 	}
 }
 
+// refreshEndpoint is one way to present a refresh token: /auth/refresh or
+// the refresh grant of /oauth/token, which rotate the same sessions.
+type refreshEndpoint struct {
+	name    string
+	post    func(t *testing.T, srv *testkit.Server, refresh string) testkit.Response
+	refused func(t *testing.T, r testkit.Response) // its invalid_grant answer
+}
+
+var refreshEndpoints = []refreshEndpoint{
+	{name: "auth_refresh", post: refreshReq, refused: func(t *testing.T, r testkit.Response) {
+		testkit.AssertError(t, r, http.StatusUnauthorized, "invalid_grant")
+	}},
+	{name: "oauth_token", post: refreshGrant, refused: func(t *testing.T, r testkit.Response) {
+		assertOAuthError(t, r, http.StatusBadRequest, "invalid_grant")
+	}},
+}
+
 func TestRefresh_ReuseRevokesTheFamilyAndTheSubjectInTheBundle(t *testing.T) {
 	t.Parallel()
-	e := testkit.NewIAM(t)
-	e.WithUser("alice", alicePassword, "Analyst")
-	aliceID := e.UserID("alice")
-	srv := e.Serve()
-	first := loginPair(t, srv, "alice", alicePassword)
-	stale, _ := bundle(t, srv, "")
-	second := mustRefresh(t, srv, first.Refresh) // the legitimate client
-	before := time.Now().Unix()
-	// The thief presents the stolen, now spent, token.
-	testkit.AssertError(t, refreshReq(t, srv, first.Refresh), http.StatusUnauthorized, "invalid_grant")
-	// The whole family is dead: the legitimate successor too.
-	testkit.AssertError(t, refreshReq(t, srv, second.Refresh), http.StatusUnauthorized, "invalid_grant")
-	if n := len(e.AuditEvents("refresh_token.reused")); n != 1 {
-		t.Errorf("%d refresh_token.reused events, want 1", n)
+	for _, ep := range refreshEndpoints {
+		t.Run(ep.name, func(t *testing.T) {
+			t.Parallel()
+			e := testkit.NewIAM(t)
+			e.WithUser("alice", alicePassword, "Analyst")
+			aliceID := e.UserID("alice")
+			srv := e.Serve()
+			first := loginPair(t, srv, "alice", alicePassword)
+			stale, _ := bundle(t, srv, "")
+			second := pairOf(t, ep.post(t, srv, first.Refresh)) // the legitimate client
+			before := time.Now().Unix()
+			// The thief presents the stolen, now spent, token.
+			ep.refused(t, ep.post(t, srv, first.Refresh))
+			// The whole family is dead: the legitimate successor too.
+			ep.refused(t, ep.post(t, srv, second.Refresh))
+			if ev := e.AuditEvents("refresh_token.reused"); len(ev) != 1 || ev[0]["actor"] != "user:"+aliceID {
+				t.Errorf("refresh_token.reused events %v, want one of alice's", ev)
+			}
+			var notBefore json.Number
+			bundleWhere(t, srv, stale.Header.Get("ETag"), func(b opabundle.Bundle) bool {
+				notBefore, _ = revocations(b, "subjects")[aliceID].(json.Number)
+				return notBefore != ""
+			})
+			if nb, _ := notBefore.Int64(); nb < before-1 {
+				t.Errorf("alice's tokens void up to %s, want at least %d", notBefore, before)
+			}
+			// A fresh login is a new family and works.
+			pairOf(t, ep.post(t, srv, loginPair(t, srv, "alice", alicePassword).Refresh))
+		})
 	}
-	var notBefore json.Number
-	bundleWhere(t, srv, stale.Header.Get("ETag"), func(b opabundle.Bundle) bool {
-		notBefore, _ = revocations(b, "subjects")[aliceID].(json.Number)
-		return notBefore != ""
-	})
-	if nb, _ := notBefore.Int64(); nb < before-1 {
-		t.Errorf("alice's tokens void up to %s, want at least %d", notBefore, before)
-	}
-	// A fresh login is a new family and works.
-	mustRefresh(t, srv, loginPair(t, srv, "alice", alicePassword).Refresh)
 }
 
 func TestRefresh_ConcurrentRefreshesOfOneTokenHaveOneWinner(t *testing.T) {
