@@ -17,6 +17,7 @@ import (
 	"github.com/gaia-platform/iam/internal/authz"
 	"github.com/gaia-platform/iam/internal/bundle"
 	"github.com/gaia-platform/iam/internal/config"
+	"github.com/gaia-platform/iam/internal/decisionlog"
 	"github.com/gaia-platform/iam/internal/httpapi"
 	"github.com/gaia-platform/iam/internal/identity"
 	"github.com/gaia-platform/iam/internal/serviceaccount"
@@ -36,6 +37,7 @@ type Store interface {
 	tokens.RefreshStore
 	bundle.Store
 	serviceaccount.Store
+	decisionlog.Store
 	AuditEvents(ctx context.Context, action string, limit int) ([]audit.Stored, error)
 	AuditChain(ctx context.Context, after int64, limit int) ([]audit.Link, error)
 	AuditTail(ctx context.Context, q audit.TailQuery) ([]audit.Stored, error)

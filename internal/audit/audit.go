@@ -56,6 +56,12 @@ const (
 	// RefreshTokenReused is a spent token presented again outside the
 	// grace: the family and the user's access tokens are revoked.
 	RefreshTokenReused = "refresh_token.reused"
+
+	// DecisionLogsReceived records an upload to POST /logs that stored
+	// new decisions (the decisions themselves are not in the trail);
+	// DecisionLogsPruned, the deletion of those past the retention.
+	DecisionLogsReceived = "decision_logs.received"
+	DecisionLogsPruned   = "decision_logs.pruned"
 )
 
 // CLI is the actor recorded for management commands run on the server host.

@@ -1,0 +1,265 @@
+package decisionlog
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Limits bound one upload. OPA's plugin sends chunks of at most
+// upload_size_limit_bytes compressed (32 KiB by default), far below them.
+type Limits struct {
+	MaxBytes  int64 // of the JSON, after decompression
+	MaxEvents int
+}
+
+// event is one element of the JSON array OPA's decision-log plugin
+// uploads (v1/plugins/logs EventV1). Fields not listed are not kept:
+// metrics, nd_builtin_cache, request_context, erased, masked, query.
+type event struct {
+	DecisionID string            `json:"decision_id"`
+	Labels     map[string]string `json:"labels"`
+	Revision   string            `json:"revision"` // deprecated by OPA for bundles
+	Bundles    map[string]struct {
+		Revision string `json:"revision"`
+	} `json:"bundles"`
+	Path        string          `json:"path"`
+	Input       json.RawMessage `json:"input"`
+	Result      json.RawMessage `json:"result"`
+	Error       json.RawMessage `json:"error"`
+	RequestedBy string          `json:"requested_by"`
+	Timestamp   time.Time       `json:"timestamp"`
+}
+
+// maxDecisionID bounds a decision id; OPA's are UUIDs.
+const maxDecisionID = 128
+
+// decode reads an upload: a JSON array of events, gzip-compressed when
+// encoding is "gzip" (what OPA sends) or plain when it is empty or
+// "identity". The decompressed size is bounded, so a small gzip bomb
+// cannot make it inflate without limit.
+func decode(body io.Reader, encoding string, lim Limits) ([]event, error) {
+	switch strings.ToLower(strings.TrimSpace(encoding)) {
+	case "gzip":
+		zr, err := gzip.NewReader(body)
+		if err != nil {
+			return nil, fmt.Errorf("%w: Content-Encoding is gzip but the body is not gzip data", ErrMalformed)
+		}
+		defer zr.Close()
+		body = zr
+	case "", "identity":
+	default:
+		return nil, fmt.Errorf("%w: unsupported Content-Encoding %q: send gzip or nothing", ErrMalformed, encoding)
+	}
+	raw, err := io.ReadAll(io.LimitReader(body, lim.MaxBytes+1))
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("%w: the body cannot be read: %w", ErrMalformed, err)
+	case int64(len(raw)) > lim.MaxBytes:
+		return nil, fmt.Errorf("%w: more than %d bytes of JSON after decompression", ErrTooLarge, lim.MaxBytes)
+	}
+	var events []event
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(&events); err != nil {
+		return nil, fmt.Errorf("%w: want a JSON array of OPA decision log events: %s", ErrMalformed, jsonProblem(err))
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%w: data after the JSON array", ErrMalformed)
+	}
+	if len(events) > lim.MaxEvents {
+		return nil, fmt.Errorf("%w: %d events, more than the %d one upload may hold", ErrTooLarge, len(events), lim.MaxEvents)
+	}
+	for i, e := range events {
+		switch {
+		case e.DecisionID == "":
+			return nil, fmt.Errorf("%w: event %d has no decision_id", ErrMalformed, i)
+		case len(e.DecisionID) > maxDecisionID:
+			return nil, fmt.Errorf("%w: event %d: decision_id is longer than %d bytes", ErrMalformed, i, maxDecisionID)
+		case e.Timestamp.IsZero():
+			return nil, fmt.Errorf("%w: event %d has no timestamp", ErrMalformed, i)
+		}
+	}
+	return events, nil
+}
+
+func jsonProblem(err error) string {
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &typeErr):
+		return fmt.Sprintf("%s must not be a JSON %s", strings.TrimPrefix(typeErr.Field, "."), typeErr.Value)
+	case errors.Is(err, io.EOF):
+		return "the body is empty"
+	}
+	var timeErr *time.ParseError
+	if errors.As(err, &timeErr) {
+		return "a timestamp is not RFC 3339"
+	}
+	return "malformed JSON"
+}
+
+// entry turns an uploaded event into what is stored, redacting it.
+func entry(e event, client uuid.UUID, received time.Time) (Entry, error) {
+	out := Entry{
+		ClientID: client, DecisionID: e.DecisionID, Path: e.Path,
+		DecidedAt: e.Timestamp.UTC(), ReceivedAt: received,
+		Revision: revision(e), Labels: redactLabels(e.Labels), RequestedBy: e.RequestedBy,
+	}
+	var err error
+	if out.Input, out.Subject, out.TokenID, err = redactInput(e.Input); err != nil {
+		return Entry{}, fmt.Errorf("%w: decision %s: input: %v", ErrMalformed, e.DecisionID, err)
+	}
+	if out.Result, err = redactJSON(e.Result); err != nil {
+		return Entry{}, fmt.Errorf("%w: decision %s: result: %v", ErrMalformed, e.DecisionID, err)
+	}
+	if out.Error, err = redactJSON(e.Error); err != nil {
+		return Entry{}, fmt.Errorf("%w: decision %s: error: %v", ErrMalformed, e.DecisionID, err)
+	}
+	out.Allowed, out.Reasons = verdict(e.Result)
+	return out, nil
+}
+
+// revision is the gaia bundle's revision, else the one bundle's, else
+// the deprecated top-level field.
+func revision(e event) string {
+	if b, ok := e.Bundles["gaia"]; ok {
+		return b.Revision
+	}
+	names := make([]string, 0, len(e.Bundles))
+	for n := range e.Bundles {
+		names = append(names, n)
+	}
+	if len(names) == 1 {
+		return e.Bundles[names[0]].Revision
+	}
+	return e.Revision
+}
+
+// verdict reads allow and reasons from a result that is a boolean (the
+// allow rule) or an object with "allow" (the decision rule).
+func verdict(result json.RawMessage) (*bool, []string) {
+	var allow bool
+	if json.Unmarshal(result, &allow) == nil {
+		return &allow, nil
+	}
+	var d struct {
+		Allow   *bool `json:"allow"`
+		Reasons []any `json:"reasons"`
+	}
+	if json.Unmarshal(result, &d) != nil {
+		return nil, nil
+	}
+	var reasons []string
+	for _, r := range d.Reasons {
+		if s, ok := r.(string); ok {
+			reasons = append(reasons, redactString(s))
+		}
+	}
+	sort.Strings(reasons)
+	return d.Allow, reasons
+}
+
+// jwtPattern matches a compact JWS or JWE: its header is base64url JSON,
+// so it starts with "eyJ" ('{"'). Any such string anywhere in an event is
+// replaced, so that a token passed in another input field (a header copied
+// into the input, say) is not stored either.
+var jwtPattern = regexp.MustCompile(`eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_.-]*`)
+
+// Redacted replaces every token in a stored event.
+const Redacted = "[redacted]"
+
+func redactString(s string) string { return jwtPattern.ReplaceAllString(s, Redacted) }
+
+// redactInput drops input.token, returning the subject and token id it
+// claims (unverified: the decision says whether it was valid), and
+// redacts any other token in the input.
+func redactInput(raw json.RawMessage) (json.RawMessage, string, string, error) {
+	v, err := parse(raw)
+	if err != nil || v == nil {
+		return nil, "", "", err
+	}
+	var sub, jti string
+	if m, ok := v.(map[string]any); ok {
+		if tok, ok := m["token"].(string); ok {
+			sub, jti = claimed(tok)
+		}
+		delete(m, "token")
+	}
+	out, err := json.Marshal(redactValue(v))
+	return out, redactString(sub), redactString(jti), err
+}
+
+func redactJSON(raw json.RawMessage) (json.RawMessage, error) {
+	v, err := parse(raw)
+	if err != nil || v == nil {
+		return nil, err
+	}
+	return json.Marshal(redactValue(v))
+}
+
+// parse decodes raw keeping numbers as written; absent or null is nil.
+func parse(raw json.RawMessage) (any, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	err := dec.Decode(&v)
+	return v, err
+}
+
+func redactValue(v any) any {
+	switch x := v.(type) {
+	case string:
+		return redactString(x)
+	case []any:
+		for i := range x {
+			x[i] = redactValue(x[i])
+		}
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[redactString(k)] = redactValue(e)
+		}
+		return out
+	}
+	return v
+}
+
+func redactLabels(labels map[string]string) map[string]string {
+	out := make(map[string]string, len(labels))
+	for k, v := range labels {
+		out[redactString(k)] = redactString(v)
+	}
+	return out
+}
+
+// claimed reads sub and jti from a JWT's payload without verifying it.
+func claimed(token string) (sub, jti string) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return "", ""
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return "", ""
+	}
+	var c struct {
+		Sub string `json:"sub"`
+		JTI string `json:"jti"`
+	}
+	if json.Unmarshal(payload, &c) != nil {
+		return "", ""
+	}
+	return c.Sub, c.JTI
+}

@@ -1,0 +1,125 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"time"
+
+	"github.com/gaia-platform/iam/internal/audit"
+	"github.com/gaia-platform/iam/internal/decisionlog"
+)
+
+// InsertDecisionLogs stores entries, skipping decisions the same client
+// stored before, in one transaction with ev when any is new.
+func (s *Store) InsertDecisionLogs(ctx context.Context, entries []decisionlog.Entry, ev audit.Event) (int, error) {
+	stored := 0
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `
+			INSERT INTO decision_logs (client_id, decision_id, path, decided_at, received_at, allowed, reasons,
+				subject, token_id, revision, labels, input, result, error, requested_by)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (client_id, decision_id) DO NOTHING`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, e := range entries {
+			reasons, labels, err := decisionlog.EncodeLists(e)
+			if err != nil {
+				return err
+			}
+			res, err := stmt.ExecContext(ctx, e.ClientID.String(), e.DecisionID, e.Path, ts(e.DecidedAt), ts(e.ReceivedAt),
+				e.Allowed, string(reasons), e.Subject, e.TokenID, e.Revision, string(labels),
+				jsonText(e.Input), jsonText(e.Result), jsonText(e.Error), e.RequestedBy)
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			stored += int(n)
+		}
+		if stored == 0 {
+			return nil
+		}
+		return insertAudit(ctx, tx, decisionlog.StoredEvent(ev, stored, len(entries)))
+	})
+	if err != nil {
+		return 0, err
+	}
+	return stored, nil
+}
+
+// jsonText is raw JSON as stored, or NULL when there is none.
+func jsonText(raw json.RawMessage) any {
+	if raw == nil {
+		return nil
+	}
+	return string(raw)
+}
+
+// DecisionLogs returns the entries q selects, newest first.
+func (s *Store) DecisionLogs(ctx context.Context, q decisionlog.Query) ([]decisionlog.Entry, error) {
+	var allowed any
+	if q.Allowed != nil {
+		allowed = *q.Allowed
+	}
+	rows, err := s.read.QueryContext(ctx, `
+		SELECT id, client_id, decision_id, path, decided_at, received_at, allowed, reasons, subject, token_id,
+			revision, labels, input, result, error, requested_by
+		FROM decision_logs
+		WHERE (?1 = '' OR decided_at >= ?1) AND (?2 = '' OR decided_at < ?2)
+		  AND (?3 = '' OR decision_id = ?3) AND (?4 = '' OR path = ?4)
+		  AND (?5 IS NULL OR allowed = ?5) AND (?6 = '' OR subject = ?6)
+		  AND (?7 = 0 OR id < ?7)
+		ORDER BY id DESC LIMIT ?8`,
+		optionalTS(q.Since), optionalTS(q.Until), q.DecisionID, q.Path, allowed, q.Subject, q.Before, q.Limit)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, func(rows *sql.Rows) (decisionlog.Entry, error) {
+		var e decisionlog.Entry
+		var reasons, labels string
+		var input, result, evalErr sql.NullString
+		if err := rows.Scan(&e.ID, &e.ClientID, &e.DecisionID, &e.Path, timeCol{&e.DecidedAt}, timeCol{&e.ReceivedAt},
+			&e.Allowed, &reasons, &e.Subject, &e.TokenID, &e.Revision, &labels, &input, &result, &evalErr,
+			&e.RequestedBy); err != nil {
+			return e, err
+		}
+		e.Input, e.Result, e.Error = rawText(input), rawText(result), rawText(evalErr)
+		return e, decisionlog.DecodeLists(&e, []byte(reasons), []byte(labels))
+	})
+}
+
+// optionalTS is t as stored, or "" for the zero time.
+func optionalTS(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return ts(t)
+}
+
+func rawText(s sql.NullString) json.RawMessage {
+	if !s.Valid {
+		return nil
+	}
+	return json.RawMessage(s.String)
+}
+
+// PruneDecisionLogs deletes the entries received before cutoff.
+func (s *Store) PruneDecisionLogs(ctx context.Context, cutoff time.Time, ev audit.Event) (int64, error) {
+	var n int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM decision_logs WHERE received_at < ?`, ts(cutoff))
+		if err != nil {
+			return err
+		}
+		if n, err = res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		return insertAudit(ctx, tx, decisionlog.PrunedEvent(ev, n))
+	})
+	return n, err
+}
