@@ -164,7 +164,16 @@ func (a *App) handler(ctx context.Context, cfg config.Config) (http.Handler, *bu
 		Authorizer:         authorizer,
 		ActiveRevocations:  bundles.Revocations,
 		AuditEvents:        a.Store.AuditTail,
+		DecisionLogs:       a.DecisionLogs(cfg.DecisionLogs),
+		DecisionLogMaxBody: cfg.DecisionLogs.MaxBytes,
 	}), bundles, nil
+}
+
+// DecisionLogs returns the decision log service kept by cfg.
+func (a *App) DecisionLogs(cfg config.DecisionLogs) *decisionlog.Service {
+	return decisionlog.NewService(a.Store, decisionlog.Config{
+		Limits: decisionlog.Limits{MaxBytes: cfg.MaxBytes, MaxEvents: cfg.MaxEvents}, Retention: cfg.Retention,
+	}, a.Now)
 }
 
 // ServiceAccounts returns the service account service, hashing client
@@ -225,7 +234,8 @@ func (a *App) Serve(ctx context.Context, cfg config.Config) error {
 	if err != nil {
 		return err
 	}
-	defer func() { stop(); <-bundles.Done() }()
+	pruning := a.DecisionLogs(cfg.DecisionLogs).KeepPruning(ctx, a.Log)
+	defer func() { stop(); <-bundles.Done(); <-pruning }()
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("IAM_HTTP_ADDR: %w", err)

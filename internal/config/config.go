@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,6 +30,15 @@ type Config struct {
 	// AllowPasswordGrant enables grant_type=password at /oauth/token.
 	AllowPasswordGrant bool
 	Sessions           Sessions
+	DecisionLogs       DecisionLogs
+}
+
+// DecisionLogs is how OPA decision-log uploads to POST /logs are bounded
+// and kept.
+type DecisionLogs struct {
+	Retention time.Duration // entries are deleted this long after receipt
+	MaxBytes  int64         // of one upload's JSON, after decompression
+	MaxEvents int           // in one upload
 }
 
 // Sessions is the refresh-token policy.
@@ -76,6 +86,9 @@ func (f *Flags) AddServerFlags(fs *pflag.FlagSet) {
 	add("IAM_REFRESH_REUSE_GRACE", "refresh-reuse-grace", "0s", "a refresh token spent this recently may be presented again for a new pair instead of revoking the session, a Go duration (0: never)")
 	add("IAM_PUBLIC_URL", "public-url", "", "base URL clients use to reach this server (default http://<http-addr>)")
 	add("IAM_ALLOW_PASSWORD_GRANT", "allow-password-grant", "false", "accept grant_type=password at /oauth/token (true or false)")
+	add("IAM_DECISION_LOG_RETENTION", "decision-log-retention", "720h", "decision logs uploaded to POST /logs are deleted this long after they arrive, a Go duration")
+	add("IAM_DECISION_LOG_MAX_BYTES", "decision-log-max-bytes", "8388608", "largest decision log upload, in bytes of JSON after decompression (413 above)")
+	add("IAM_DECISION_LOG_MAX_EVENTS", "decision-log-max-events", "10000", "most decisions in one decision log upload (413 above)")
 }
 
 // AddRotationFlags registers the settings of iam keys rotate on fs.
@@ -156,6 +169,9 @@ func (f *Flags) Config() (Config, error) {
 	if c.Sessions, err = f.sessions(); err != nil {
 		return Config{}, err
 	}
+	if c.DecisionLogs, err = f.decisionLogs(); err != nil {
+		return Config{}, err
+	}
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.HTTPAddr
 	}
@@ -183,6 +199,24 @@ func (f *Flags) Rotation() (Rotation, error) {
 		return Rotation{}, err
 	}
 	return r, nil
+}
+
+func (f *Flags) decisionLogs() (DecisionLogs, error) {
+	var d DecisionLogs
+	v := f.value("IAM_DECISION_LOG_RETENTION")
+	var err error
+	if d.Retention, err = time.ParseDuration(v); err != nil || d.Retention <= 0 {
+		return d, fmt.Errorf("IAM_DECISION_LOG_RETENTION %q is not a positive Go duration such as 720h", v)
+	}
+	v = f.value("IAM_DECISION_LOG_MAX_BYTES")
+	if d.MaxBytes, err = strconv.ParseInt(v, 10, 64); err != nil || d.MaxBytes <= 0 {
+		return d, fmt.Errorf("IAM_DECISION_LOG_MAX_BYTES %q is not a positive number of bytes", v)
+	}
+	v = f.value("IAM_DECISION_LOG_MAX_EVENTS")
+	if d.MaxEvents, err = strconv.Atoi(v); err != nil || d.MaxEvents <= 0 {
+		return d, fmt.Errorf("IAM_DECISION_LOG_MAX_EVENTS %q is not a positive number", v)
+	}
+	return d, nil
 }
 
 func (f *Flags) sessions() (Sessions, error) {

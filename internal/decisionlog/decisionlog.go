@@ -19,24 +19,25 @@ import (
 // Permission is what a service token must hold to upload decision logs.
 const Permission = "iam.decisions.write"
 
-// Entry is one stored decision.
+// Entry is one stored decision, with the JSON names the CLI and the admin
+// API show it under.
 type Entry struct {
-	ID          int64
-	ClientID    uuid.UUID // the service account that uploaded it
-	DecisionID  string
-	Path        string
-	DecidedAt   time.Time // the event's timestamp, as the OPA recorded it
-	ReceivedAt  time.Time
-	Allowed     *bool    // nil when the result says neither
-	Reasons     []string // the result's reasons, when it has any
-	Subject     string   // sub of input.token, as the token claims it
-	TokenID     string   // jti of input.token
-	Revision    string   // the bundle revision that decided
-	Labels      map[string]string
-	Input       json.RawMessage // redacted; nil when the event had none
-	Result      json.RawMessage
-	Error       json.RawMessage
-	RequestedBy string
+	ID          int64             `json:"id"`
+	ClientID    uuid.UUID         `json:"client_id"` // the service account that uploaded it
+	DecisionID  string            `json:"decision_id"`
+	Path        string            `json:"path"`
+	DecidedAt   time.Time         `json:"timestamp"` // as the OPA recorded it
+	ReceivedAt  time.Time         `json:"received_at"`
+	Allowed     *bool             `json:"allowed"`  // nil when the result says neither
+	Reasons     []string          `json:"reasons"`  // the result's reasons, when it has any
+	Subject     string            `json:"subject"`  // sub of input.token, as the token claims it
+	TokenID     string            `json:"token_id"` // jti of input.token
+	Revision    string            `json:"revision"` // the bundle revision that decided
+	Labels      map[string]string `json:"labels"`
+	Input       json.RawMessage   `json:"input,omitempty"` // redacted; nil when the event had none
+	Result      json.RawMessage   `json:"result,omitempty"`
+	Error       json.RawMessage   `json:"error,omitempty"`
+	RequestedBy string            `json:"requested_by,omitempty"`
 }
 
 // Query selects stored decisions, newest first. Zero fields select all.

@@ -14,6 +14,7 @@ import (
 	"github.com/gaia-platform/iam/internal/audit"
 	"github.com/gaia-platform/iam/internal/authz"
 	"github.com/gaia-platform/iam/internal/bundle"
+	"github.com/gaia-platform/iam/internal/decisionlog"
 	"github.com/gaia-platform/iam/internal/identity"
 	"github.com/gaia-platform/iam/internal/serviceaccount"
 	"github.com/gaia-platform/iam/internal/tokens"
@@ -45,7 +46,11 @@ type Deps struct {
 	// ActiveRevocations reads the revocations in force now.
 	ActiveRevocations func(context.Context) (bundle.Revocations, error)
 	// AuditEvents reads the audit trail.
-	AuditEvents func(context.Context, audit.TailQuery) ([]audit.Stored, error)
+	AuditEvents  func(context.Context, audit.TailQuery) ([]audit.Stored, error)
+	DecisionLogs *decisionlog.Service
+	// DecisionLogMaxBody bounds the (compressed) body of POST /logs,
+	// which other bodies' bound would refuse.
+	DecisionLogMaxBody int64
 }
 
 type api struct{ Deps }
@@ -61,7 +66,7 @@ func New(d Deps) http.Handler {
 	r.UseRawPath = true
 	r.HandleMethodNotAllowed = true
 	a := &api{d}
-	r.Use(a.logRequests, a.recoverJSON, limitBody)
+	r.Use(a.logRequests, a.recoverJSON, a.limitBody)
 	r.NoRoute(func(c *gin.Context) { writeError(c, http.StatusNotFound, "not_found", "no such endpoint") })
 	r.NoMethod(func(c *gin.Context) {
 		writeError(c, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this endpoint")
@@ -82,6 +87,7 @@ func New(d Deps) http.Handler {
 	r.GET("/bundles/gaia.tar.gz", a.policyBundle)
 	r.GET("/openapi.json", serveOpenAPI)
 	a.adminRoutes(r)
+	r.POST(decisionLogsPath, a.requireToken, a.uploadDecisionLogs)
 	return r
 }
 
@@ -107,8 +113,12 @@ func (a *api) recoverJSON(c *gin.Context) {
 	c.Next()
 }
 
-func limitBody(c *gin.Context) {
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBody)
+func (a *api) limitBody(c *gin.Context) {
+	limit := int64(maxBody)
+	if c.FullPath() == decisionLogsPath {
+		limit = a.DecisionLogMaxBody
+	}
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
 	c.Next()
 }
 

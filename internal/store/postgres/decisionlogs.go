@@ -89,13 +89,6 @@ func (s *Store) DecisionLogs(ctx context.Context, q decisionlog.Query) ([]decisi
 	})
 }
 
-func nullTime(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	return &t
-}
-
 func rawOrNil(b []byte) json.RawMessage {
 	if b == nil {
 		return nil
