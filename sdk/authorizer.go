@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/bundle"
+	"github.com/open-policy-agent/opa/v1/plugins"
 	opasdk "github.com/open-policy-agent/opa/v1/sdk"
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
@@ -185,14 +186,18 @@ func (a *Authorizer) start(ctx context.Context) error {
 		return err
 	}
 	ready := make(chan struct{})
-	o, err := opasdk.New(ctx, opasdk.Options{
+	opts := opasdk.Options{
 		ID:            "gaia-sdk",
 		Config:        bytes.NewReader(conf),
 		Store:         a.store,
 		Logger:        opaLogger{a.cfg.Logger},
 		ConsoleLogger: opaLogger{a.cfg.Logger},
 		Ready:         ready,
-	})
+	}
+	if d := a.cfg.DecisionLogs; d != nil {
+		opts.Plugins = map[string]plugins.Factory{logsAuthPlugin: tokenAuthFactory{src: d.TokenSource, client: a.cfg.HTTPClient}}
+	}
+	o, err := opasdk.New(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("start policy engine: %w", err)
 	}

@@ -25,6 +25,8 @@ type Config struct {
 	Logger *slog.Logger
 	// DecisionCacheSize bounds the number of cached decisions. Default 10,000.
 	DecisionCacheSize int
+	// DecisionLogs, when set, ships decisions to the IAM's decision log.
+	DecisionLogs *DecisionLogs
 }
 
 const (
@@ -54,6 +56,13 @@ func (c *Config) validate() error {
 	}
 	if c.DecisionCacheSize <= 0 {
 		c.DecisionCacheSize = 10_000
+	}
+	if c.DecisionLogs != nil {
+		d := *c.DecisionLogs
+		if err := d.validate(c.IAMURL, c.HTTPClient); err != nil {
+			return err
+		}
+		c.DecisionLogs = &d
 	}
 	return nil
 }

@@ -137,5 +137,8 @@ func (a *Authorizer) opaConfig(ks keySet) ([]byte, error) {
 		b["persist"] = true
 		cfg["persistence_directory"] = a.cfg.CacheDir
 	}
+	if a.cfg.DecisionLogs != nil {
+		a.cfg.DecisionLogs.opaConfig(cfg, a.cfg.IAMURL)
+	}
 	return json.Marshal(cfg)
 }

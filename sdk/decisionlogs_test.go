@@ -1,0 +1,134 @@
+package sdk_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/gaia-platform/iam/internal/testkit"
+	"github.com/gaia-platform/iam/sdk"
+)
+
+const alicePassword = "correct horse battery staple"
+
+// decisionLogger starts an IAM with alice (Analyst) and a service account
+// that may upload decision logs, returning its credentials.
+func decisionLogger(t *testing.T) (*testkit.IAM, *testkit.Server, sdk.DecisionLogs) {
+	t.Helper()
+	e := testkit.NewIAM(t)
+	e.WithUser("alice", alicePassword, "Analyst")
+	srv := e.Serve()
+	var creds struct {
+		ClientID     string `json:"client_id"`
+		ClientSecret string `json:"client_secret"`
+	}
+	if err := json.Unmarshal([]byte(e.Must("", "service", "create", "opa-sdk", "--role", "iam-decision-logger", "--output", "json")), &creds); err != nil {
+		t.Fatal(err)
+	}
+	return e, srv, sdk.DecisionLogs{ClientID: creds.ClientID, ClientSecret: creds.ClientSecret}
+}
+
+// storedDecisions reads the IAM's decision log through the CLI.
+func storedDecisions(t *testing.T, e *testkit.IAM, args ...string) ([]map[string]any, string) {
+	t.Helper()
+	out := e.Must("", append([]string{"decision-logs", "list"}, args...)...)
+	var entries []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var m map[string]any
+		if line != "" && json.Unmarshal([]byte(line), &m) == nil {
+			entries = append(entries, m)
+		}
+	}
+	return entries, out
+}
+
+func TestDecisionLogs_SDKShipsItsDecisionsToTheIAMRedacted(t *testing.T) {
+	e, srv, logs := decisionLogger(t)
+	// Uploads would wait a minute: Close must upload what is left.
+	logs.MinDelay, logs.MaxDelay = time.Minute, time.Minute
+	a, err := sdk.New(context.Background(), sdk.Config{IAMURL: srv.URL, PollInterval: time.Second, DecisionLogs: &logs,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready(t, a)
+	token := srv.Token(t, "alice", alicePassword)
+	ctx := context.Background()
+	read, err := a.Authorize(ctx, token, "inventory.read")
+	if err != nil || !read.Allow {
+		t.Fatalf("inventory.read: %+v, %v", read, err)
+	}
+	if d, err := a.Authorize(ctx, token, "inventory.write"); err != nil || d.Allow {
+		t.Fatalf("inventory.write: %+v, %v", d, err)
+	}
+	a.Close()
+
+	entries, out := storedDecisions(t, e, "--subject", "alice")
+	if len(entries) != 2 {
+		t.Fatalf("stored decisions about alice: %s", out)
+	}
+	if strings.Contains(out, token[strings.LastIndex(token, ".")+1:]) || strings.Contains(out, "eyJ") {
+		t.Fatalf("a stored decision holds the token: %s", out)
+	}
+	byPermission := map[string]map[string]any{}
+	for _, d := range entries {
+		input, _ := d["input"].(map[string]any)
+		p, _ := input["permission"].(string)
+		byPermission[p] = d
+		if d["path"] != "gaia/authz/decision" || d["revision"] != read.Revision || d["token_id"] == "" {
+			t.Errorf("stored decision %v", d)
+		}
+	}
+	if byPermission["inventory.read"]["allowed"] != true || byPermission["inventory.write"]["allowed"] != false {
+		t.Errorf("stored verdicts: %s", out)
+	}
+	wantReasons, _ := byPermission["inventory.write"]["reasons"].([]any)
+	if len(wantReasons) != 1 || wantReasons[0] != sdk.ReasonPermissionMissing {
+		t.Errorf("stored reasons %v", byPermission["inventory.write"]["reasons"])
+	}
+}
+
+func TestDecisionLogs_SDKUploadsPeriodicallyWithATokenSource(t *testing.T) {
+	e, srv, logs := decisionLogger(t)
+	cc := clientcredentials.Config{ClientID: logs.ClientID, ClientSecret: logs.ClientSecret, TokenURL: srv.URL + "/oauth/token"}
+	tok, err := cc.Token(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := sdk.New(context.Background(), sdk.Config{IAMURL: srv.URL, PollInterval: time.Second,
+		DecisionLogs: &sdk.DecisionLogs{TokenSource: oauth2.StaticTokenSource(tok), MinDelay: time.Second, MaxDelay: time.Second},
+		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Close)
+	ready(t, a)
+	if !a.HasPermission(context.Background(), srv.Token(t, "alice", alicePassword), "inventory.read") {
+		t.Fatal("denied")
+	}
+	testkit.Eventually(t, 15*time.Second, "the decision reaches the IAM within a few upload periods", func() bool {
+		entries, _ := storedDecisions(t, e, "--subject", "alice")
+		return len(entries) == 1
+	})
+}
+
+func TestDecisionLogs_SDKRejectsIncompleteCredentials(t *testing.T) {
+	for _, d := range []sdk.DecisionLogs{
+		{},
+		{ClientID: "x"},
+		{ClientID: "x", ClientSecret: "y", TokenSource: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"})},
+		{ClientID: "x", ClientSecret: "y", MinDelay: 500 * time.Millisecond, MaxDelay: time.Second},
+		{ClientID: "x", ClientSecret: "y", MinDelay: 5 * time.Second, MaxDelay: time.Second},
+	} {
+		if _, err := sdk.New(context.Background(), sdk.Config{IAMURL: "http://127.0.0.1:1", DecisionLogs: &d}); err == nil {
+			t.Errorf("DecisionLogs %+v accepted", d)
+		}
+	}
+}
