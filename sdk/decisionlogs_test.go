@@ -3,8 +3,15 @@ package sdk_test
 import (
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -130,5 +137,46 @@ func TestDecisionLogs_SDKRejectsIncompleteCredentials(t *testing.T) {
 		if _, err := sdk.New(context.Background(), sdk.Config{IAMURL: "http://127.0.0.1:1", DecisionLogs: &d}); err == nil {
 			t.Errorf("DecisionLogs %+v accepted", d)
 		}
+	}
+}
+
+func TestDecisionLogs_StockOPAShipsDecisionsWithTheShippedConfig(t *testing.T) {
+	e, srv, logs := decisionLogger(t)
+	// OPA's oauth2 credentials take only an https token URL: put TLS in
+	// front of the IAM, as production does, and make OPA trust its cert.
+	backend, err := url.Parse(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	front := httptest.NewTLSServer(httputil.NewSingleHostReverseProxy(backend))
+	t.Cleanup(front.Close)
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: front.Certificate().Raw})
+	if err := os.WriteFile(caFile, ca, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	key := strings.TrimSpace(e.Must("", "keys", "public", "--signing-key-file", e.KeyFile, "--one-line"))
+	opaURL := testkit.StartOPA(t, "../bundles/opa-config.yaml",
+		[]string{"SSL_CERT_FILE=" + caFile, "GAIA_IAM_URL=" + front.URL, "GAIA_IAM_PUBLIC_KEY=" + key,
+			"GAIA_IAM_CLIENT_ID=" + logs.ClientID, "GAIA_IAM_CLIENT_SECRET=" + logs.ClientSecret},
+		"--set", "bundles.gaia.polling.min_delay_seconds=1", "--set", "bundles.gaia.polling.max_delay_seconds=1",
+		"--set", "decision_logs.service=gaia-iam-logs",
+		"--set", "decision_logs.reporting.min_delay_seconds=1", "--set", "decision_logs.reporting.max_delay_seconds=1")
+	token := srv.Token(t, "alice", alicePassword)
+	testkit.Eventually(t, 15*time.Second, "stock OPA activates the bundle and allows", func() bool {
+		d, ok := askOPA(t, http.DefaultClient, opaURL, token, "inventory.read")
+		return ok && d.Allow
+	})
+	var entries []map[string]any
+	var out string
+	testkit.Eventually(t, 15*time.Second, "the decision reaches the IAM", func() bool {
+		entries, out = storedDecisions(t, e, "--subject", "alice", "--outcome", "allowed")
+		return len(entries) > 0
+	})
+	if strings.Contains(out, token[strings.LastIndex(token, ".")+1:]) || strings.Contains(out, "eyJ") {
+		t.Fatalf("a stored decision holds the token: %s", out)
+	}
+	if d := entries[0]; d["path"] != "gaia/authz/decision" || d["revision"] == "" {
+		t.Errorf("stored decision %v", d)
 	}
 }
