@@ -45,15 +45,7 @@ func decisionLogger(t *testing.T) (*testkit.IAM, *testkit.Server, sdk.DecisionLo
 // storedDecisions reads the IAM's decision log through the CLI.
 func storedDecisions(t *testing.T, e *testkit.IAM, args ...string) ([]map[string]any, string) {
 	t.Helper()
-	out := e.Must("", append([]string{"decision-logs", "list"}, args...)...)
-	var entries []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		var m map[string]any
-		if line != "" && json.Unmarshal([]byte(line), &m) == nil {
-			entries = append(entries, m)
-		}
-	}
-	return entries, out
+	return e.JSONLines(append([]string{"decision-logs", "list"}, args...)...)
 }
 
 func TestDecisionLogs_SDKShipsItsDecisionsToTheIAMRedacted(t *testing.T) {

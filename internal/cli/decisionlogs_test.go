@@ -84,19 +84,7 @@ func upload(t *testing.T, srv *testkit.Server, token, body string, header ...str
 // decisionLogs runs `iam decision-logs list args...` and decodes its lines.
 func decisionLogs(t *testing.T, e *testkit.IAM, args ...string) ([]map[string]any, string) {
 	t.Helper()
-	out := e.Must("", append([]string{"decision-logs", "list"}, args...)...)
-	var entries []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		if line == "" {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			t.Fatalf("decision-logs list line is not JSON: %v: %s", err, line)
-		}
-		entries = append(entries, m)
-	}
-	return entries, out
+	return e.JSONLines(append([]string{"decision-logs", "list"}, args...)...)
 }
 
 func decisionIDs(entries []map[string]any) []any {

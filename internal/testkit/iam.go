@@ -146,19 +146,27 @@ func (e *IAM) UserID(username string) string {
 // AuditEvents reads the audit trail's events of one action via the CLI.
 func (e *IAM) AuditEvents(action string) []map[string]any {
 	e.t.Helper()
-	out := e.Must("", "audit", "list", "--action", action, "--limit", "1000")
-	var events []map[string]any
+	objects, _ := e.JSONLines("audit", "list", "--action", action, "--limit", "1000")
+	return objects
+}
+
+// JSONLines runs `iam args...`, which must succeed and print one JSON
+// object per line, and returns the objects and what it printed.
+func (e *IAM) JSONLines(args ...string) ([]map[string]any, string) {
+	e.t.Helper()
+	out := e.Must("", args...)
+	var objects []map[string]any
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		if line == "" {
 			continue
 		}
 		var m map[string]any
 		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			e.t.Fatalf("audit line is not JSON: %v: %s", err, line)
+			e.t.Fatalf("iam %s printed a line that is not JSON: %v: %s", strings.Join(args, " "), err, line)
 		}
-		events = append(events, m)
+		objects = append(objects, m)
 	}
-	return events
+	return objects, out
 }
 
 // LockedBuffer collects a server's log lines from its goroutine.
