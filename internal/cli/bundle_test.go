@@ -44,10 +44,11 @@ func TestBundle_ServedSignedWithSeededRolesKeysAndPolicy(t *testing.T) {
 
 	gaia := b.Data["gaia"].(map[string]any)
 	wantJSON(t, "roles", gaia["roles"], map[string][]string{
-		"Admin":     {"analytics.report.view", "inventory.read", "inventory.write"},
-		"Analyst":   {"analytics.report.view", "inventory.read"},
-		"Viewer":    {"inventory.read"},
-		"iam-admin": {"iam.audit.read", "iam.roles.write", "iam.users.read", "iam.users.write"},
+		"Admin":               {"analytics.report.view", "inventory.read", "inventory.write"},
+		"Analyst":             {"analytics.report.view", "inventory.read"},
+		"Viewer":              {"inventory.read"},
+		"iam-admin":           {"iam.audit.read", "iam.roles.write", "iam.users.read", "iam.users.write"},
+		"iam-decision-logger": {"iam.decisions.write"},
 	})
 	wantJSON(t, "config", gaia["config"], map[string]string{"issuer": "gaia-iam"})
 	wantJSON(t, "keys", gaia["keys"], json.RawMessage(srv.Do(t, http.MethodGet, "/.well-known/jwks.json", "").Body))

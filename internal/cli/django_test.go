@@ -87,9 +87,9 @@ func TestImportDjango_ExampleRoundTrips(t *testing.T) {
 	}
 	roles := e.Must("", "role", "list")
 	for _, want := range []string{
-		"Analysts            analytics.report.export,analytics.report.view,inventory.read",
-		"Inventory Managers  analytics.report.view,inventory.read,inventory.write",
-		"Viewers             inventory.read",
+		"Analysts             analytics.report.export,analytics.report.view,inventory.read",
+		"Inventory Managers   analytics.report.view,inventory.read,inventory.write",
+		"Viewers              inventory.read",
 	} {
 		if !strings.Contains(roles, want) {
 			t.Errorf("role list lacks %q:\n%s", want, roles)

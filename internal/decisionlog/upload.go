@@ -33,12 +33,12 @@ type event struct {
 	Bundles    map[string]struct {
 		Revision string `json:"revision"`
 	} `json:"bundles"`
-	Path        string          `json:"path"`
-	Input       json.RawMessage `json:"input"`
-	Result      json.RawMessage `json:"result"`
-	Error       json.RawMessage `json:"error"`
-	RequestedBy string          `json:"requested_by"`
-	Timestamp   time.Time       `json:"timestamp"`
+	Path        string    `json:"path"`
+	Input       any       `json:"input"` // JSON values, numbers as written
+	Result      any       `json:"result"`
+	Error       any       `json:"error"`
+	RequestedBy string    `json:"requested_by"`
+	Timestamp   time.Time `json:"timestamp"`
 }
 
 // maxDecisionID bounds a decision id; OPA's are UUIDs.
@@ -70,6 +70,7 @@ func decode(body io.Reader, encoding string, lim Limits) ([]event, error) {
 	}
 	var events []event
 	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
 	if err := dec.Decode(&events); err != nil {
 		return nil, fmt.Errorf("%w: want a JSON array of OPA decision log events: %s", ErrMalformed, jsonProblem(err))
 	}
@@ -114,17 +115,21 @@ func entry(e event, client uuid.UUID, received time.Time) (Entry, error) {
 		DecidedAt: e.Timestamp.UTC(), ReceivedAt: received,
 		Revision: revision(e), Labels: redactLabels(e.Labels), RequestedBy: e.RequestedBy,
 	}
-	var err error
-	if out.Input, out.Subject, out.TokenID, err = redactInput(e.Input); err != nil {
-		return Entry{}, fmt.Errorf("%w: decision %s: input: %v", ErrMalformed, e.DecisionID, err)
-	}
-	if out.Result, err = redactJSON(e.Result); err != nil {
-		return Entry{}, fmt.Errorf("%w: decision %s: result: %v", ErrMalformed, e.DecisionID, err)
-	}
-	if out.Error, err = redactJSON(e.Error); err != nil {
-		return Entry{}, fmt.Errorf("%w: decision %s: error: %v", ErrMalformed, e.DecisionID, err)
-	}
 	out.Allowed, out.Reasons = verdict(e.Result)
+	var input any
+	input, out.Subject, out.TokenID = redactInput(e.Input)
+	var err error
+	for _, f := range []struct {
+		to *json.RawMessage
+		v  any
+	}{{&out.Input, input}, {&out.Result, redactValue(e.Result)}, {&out.Error, redactValue(e.Error)}} {
+		if f.v == nil {
+			continue
+		}
+		if *f.to, err = json.Marshal(f.v); err != nil {
+			return Entry{}, err
+		}
+	}
 	return out, nil
 }
 
@@ -146,26 +151,25 @@ func revision(e event) string {
 
 // verdict reads allow and reasons from a result that is a boolean (the
 // allow rule) or an object with "allow" (the decision rule).
-func verdict(result json.RawMessage) (*bool, []string) {
-	var allow bool
-	if json.Unmarshal(result, &allow) == nil {
-		return &allow, nil
-	}
-	var d struct {
-		Allow   *bool `json:"allow"`
-		Reasons []any `json:"reasons"`
-	}
-	if json.Unmarshal(result, &d) != nil {
-		return nil, nil
-	}
-	var reasons []string
-	for _, r := range d.Reasons {
-		if s, ok := r.(string); ok {
-			reasons = append(reasons, redactString(s))
+func verdict(result any) (*bool, []string) {
+	switch r := result.(type) {
+	case bool:
+		return &r, nil
+	case map[string]any:
+		var reasons []string
+		list, _ := r["reasons"].([]any)
+		for _, v := range list {
+			if s, ok := v.(string); ok {
+				reasons = append(reasons, redactString(s))
+			}
 		}
+		sort.Strings(reasons)
+		if allow, ok := r["allow"].(bool); ok {
+			return &allow, reasons
+		}
+		return nil, reasons
 	}
-	sort.Strings(reasons)
-	return d.Allow, reasons
+	return nil, nil
 }
 
 // jwtPattern matches a compact JWS or JWE: its header is base64url JSON,
@@ -174,48 +178,22 @@ func verdict(result json.RawMessage) (*bool, []string) {
 // into the input, say) is not stored either.
 var jwtPattern = regexp.MustCompile(`eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_.-]*`)
 
-// Redacted replaces every token in a stored event.
-const Redacted = "[redacted]"
+// redacted replaces every token in a stored event.
+const redacted = "[redacted]"
 
-func redactString(s string) string { return jwtPattern.ReplaceAllString(s, Redacted) }
+func redactString(s string) string { return jwtPattern.ReplaceAllString(s, redacted) }
 
 // redactInput drops input.token, returning the subject and token id it
 // claims (unverified: the decision says whether it was valid), and
 // redacts any other token in the input.
-func redactInput(raw json.RawMessage) (json.RawMessage, string, string, error) {
-	v, err := parse(raw)
-	if err != nil || v == nil {
-		return nil, "", "", err
-	}
-	var sub, jti string
-	if m, ok := v.(map[string]any); ok {
+func redactInput(input any) (redactedInput any, sub, jti string) {
+	if m, ok := input.(map[string]any); ok {
 		if tok, ok := m["token"].(string); ok {
 			sub, jti = claimed(tok)
 		}
 		delete(m, "token")
 	}
-	out, err := json.Marshal(redactValue(v))
-	return out, redactString(sub), redactString(jti), err
-}
-
-func redactJSON(raw json.RawMessage) (json.RawMessage, error) {
-	v, err := parse(raw)
-	if err != nil || v == nil {
-		return nil, err
-	}
-	return json.Marshal(redactValue(v))
-}
-
-// parse decodes raw keeping numbers as written; absent or null is nil.
-func parse(raw json.RawMessage) (any, error) {
-	if len(raw) == 0 {
-		return nil, nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	err := dec.Decode(&v)
-	return v, err
+	return redactValue(input), redactString(sub), redactString(jti)
 }
 
 func redactValue(v any) any {

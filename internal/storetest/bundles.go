@@ -133,9 +133,10 @@ func testBundleSource(t *testing.T, s Store) {
 	})
 	src := source(t, s)
 	want := map[string][]string{
-		"Reader":        {"a.b", "shop.read", "shop_admin.read"},
-		"auditor":       {},
-		authz.AdminRole: {"iam.audit.read", "iam.roles.write", "iam.users.read", "iam.users.write"},
+		"Reader":              {"a.b", "shop.read", "shop_admin.read"},
+		"auditor":             {},
+		authz.AdminRole:       {"iam.audit.read", "iam.roles.write", "iam.users.read", "iam.users.write"},
+		"iam-decision-logger": {"iam.decisions.write"},
 	}
 	if !maps.EqualFunc(src.Roles, want, func(a, b []string) bool { return a != nil && slices.Equal(a, b) }) {
 		t.Errorf("roles %#v, want %#v", src.Roles, want)

@@ -411,7 +411,8 @@ func testListingsSorted(t *testing.T, s Store) {
 		codes = append(codes, p.Code)
 	}
 	wantStrings(t, "permissions", codes, []string{
-		"a.b", "iam.audit.read", "iam.roles.write", "iam.users.read", "iam.users.write", "shop.read", "shop_admin.read"})
+		"a.b", "iam.audit.read", "iam.decisions.write", "iam.roles.write", "iam.users.read", "iam.users.write",
+		"shop.read", "shop_admin.read"})
 
 	roles, err := s.Roles(t.Context())
 	if err != nil {
@@ -424,7 +425,7 @@ func testListingsSorted(t *testing.T, s Store) {
 			wantStrings(t, "Reader permissions", r.Permissions, []string{"a.b", "shop.read", "shop_admin.read"})
 		}
 	}
-	wantStrings(t, "roles", names, []string{"Reader", "auditor", authz.AdminRole})
+	wantStrings(t, "roles", names, []string{"Reader", "auditor", authz.AdminRole, "iam-decision-logger"})
 }
 
 func testGrantPermission(t *testing.T, s Store) {
