@@ -13,6 +13,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/gaia-platform/iam/internal/audit"
 	"github.com/gaia-platform/iam/internal/authz"
 	"github.com/gaia-platform/iam/internal/bundle"
@@ -166,7 +168,31 @@ func (a *App) handler(ctx context.Context, cfg config.Config) (http.Handler, *bu
 		AuditEvents:        a.Store.AuditTail,
 		DecisionLogs:       a.DecisionLogs(cfg.DecisionLogs),
 		DecisionLogMaxBody: cfg.DecisionLogs.MaxBytes,
+		DecisionLogSubject: a.SubjectID,
 	}), bundles, nil
+}
+
+// SubjectID is the token subject a decision log filter names: a user's or
+// a service account's id for its name; anything else is taken as recorded.
+func (a *App) SubjectID(ctx context.Context, name string) (string, error) {
+	if _, err := uuid.Parse(name); name == "" || err == nil {
+		return name, nil
+	}
+	u, err := a.Users.Lookup(ctx, name)
+	if err == nil {
+		return u.ID.String(), nil
+	}
+	if !errors.Is(err, identity.ErrUserNotFound) {
+		return "", err
+	}
+	sa, err := a.Store.ServiceAccountByName(ctx, name)
+	if err == nil {
+		return sa.ID.String(), nil
+	}
+	if !errors.Is(err, serviceaccount.ErrNotFound) {
+		return "", err
+	}
+	return name, nil
 }
 
 // DecisionLogs returns the decision log service kept by cfg.

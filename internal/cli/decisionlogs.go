@@ -3,18 +3,14 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
 	"github.com/gaia-platform/iam/internal/app"
 	"github.com/gaia-platform/iam/internal/config"
 	"github.com/gaia-platform/iam/internal/decisionlog"
-	"github.com/gaia-platform/iam/internal/identity"
-	"github.com/gaia-platform/iam/internal/serviceaccount"
 )
 
 func (c *cli) decisionLogsCmd() *cobra.Command {
@@ -49,7 +45,7 @@ func (c *cli) decisionLogsListCmd() *cobra.Command {
 			if q.Limit < 1 || q.Limit > decisionlog.MaxPageSize {
 				return fmt.Errorf("--limit must be between 1 and %d", decisionlog.MaxPageSize)
 			}
-			if q.Subject, err = subjectID(ctx, a, q.Subject); err != nil {
+			if q.Subject, err = a.SubjectID(ctx, q.Subject); err != nil {
 				return err
 			}
 			// Listing uses none of the upload limits or the retention.
@@ -90,28 +86,4 @@ func optionalTime(flag, v string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("%s %q is not an RFC 3339 time such as 2026-11-26T02:00:00Z", flag, v)
 	}
 	return t, nil
-}
-
-// subjectID is the token subject --subject names: a user's or a service
-// account's id for its name; anything else is taken as recorded.
-func subjectID(ctx context.Context, a *app.App, subject string) (string, error) {
-	if _, err := uuid.Parse(subject); subject == "" || err == nil {
-		return subject, nil
-	}
-	_, key := identity.NormalizeUsername(subject)
-	u, err := a.Store.UserByUsernameKey(ctx, key)
-	if err == nil {
-		return u.ID.String(), nil
-	}
-	if !errors.Is(err, identity.ErrUserNotFound) {
-		return "", err
-	}
-	sa, err := a.Store.ServiceAccountByName(ctx, subject)
-	if err == nil {
-		return sa.ID.String(), nil
-	}
-	if !errors.Is(err, serviceaccount.ErrNotFound) {
-		return "", err
-	}
-	return subject, nil
 }

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"compress/gzip"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -14,8 +16,6 @@ import (
 
 	"github.com/gaia-platform/iam/internal/testkit"
 )
-
-const alicePW = "correct horse battery staple"
 
 // serviceToken gets a client-credentials token for c.
 func serviceToken(t *testing.T, srv *testkit.Server, c credentials) string {
@@ -97,10 +97,10 @@ func decisionIDs(entries []map[string]any) []any {
 
 func TestDecisionLogs_GzipUploadIsStoredRedactedQueryableAndIdempotent(t *testing.T) {
 	e := testkit.NewIAM(t)
-	e.WithUser("alice", alicePW, "Analyst")
+	e.WithUser("alice", alicePassword, "Analyst")
 	srv := e.Serve()
 	opa := serviceToken(t, srv, newService(t, e, "opa-sidecar", "iam-decision-logger"))
-	alice := srv.Token(t, "alice", alicePW)
+	alice := srv.Token(t, "alice", alicePassword)
 	allowed, denied := uuid.NewString(), uuid.NewString()
 	body := gzipJSON(t, []any{
 		opaEvent(allowed, alice, "inventory.read", true),
@@ -169,6 +169,35 @@ func TestDecisionLogs_GzipUploadIsStoredRedactedQueryableAndIdempotent(t *testin
 	second, _ := decisionLogs(t, e, "--limit", "1", "--cursor", cursor)
 	wantStrings(t, "second page", decisionIDs(second), allowed)
 
+	// The admin API answers the same queries.
+	e.Must(rootPassword+"\n", "createsuperuser", "--username", "root", "--password-stdin")
+	root := srv.Token(t, "root", rootPassword)
+	for query, want := range map[string][]string{
+		"":                                    {denied, allowed},
+		"?outcome=denied&subject=alice":       {denied},
+		"?outcome=allowed&subject=" + aliceID: {allowed},
+		"?decision_id=" + allowed:             {allowed},
+		"?path=gaia/authz/allow":              {},
+		"?until=" + url.QueryEscape(time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)): {},
+	} {
+		var body struct {
+			Items []map[string]any `json:"items"`
+		}
+		if err := json.Unmarshal(mustAdmin(t, srv, root, http.MethodGet, "/decision-logs"+query, "", http.StatusOK).Body, &body); err != nil {
+			t.Fatal(err)
+		}
+		wantStrings(t, "GET /admin/v1/decision-logs"+query, decisionIDs(body.Items), want...)
+	}
+	firstPage := mustAdmin(t, srv, root, http.MethodGet, "/decision-logs?limit=1", "", http.StatusOK).JSON(t)
+	next, _ := firstPage["next_cursor"].(string)
+	secondPage := mustAdmin(t, srv, root, http.MethodGet, "/decision-logs?limit=1&cursor="+next, "", http.StatusOK).JSON(t)
+	if items, _ := secondPage["items"].([]any); len(items) != 1 || items[0].(map[string]any)["decision_id"] != allowed || secondPage["next_cursor"] != nil {
+		t.Errorf("second page %v, want the older decision and no further cursor", secondPage)
+	}
+	for _, bad := range []string{"?outcome=maybe", "?since=yesterday", "?cursor=" + base64.RawURLEncoding.EncodeToString([]byte("x")), "?limit=0"} {
+		testkit.AssertError(t, admin(t, srv, root, http.MethodGet, "/decision-logs"+bad, ""), http.StatusBadRequest, "invalid_request")
+	}
+
 	evs := e.AuditEvents("decision_logs.received")
 	if len(evs) != 1 {
 		t.Fatalf("audit: %v, want one decision_logs.received (the retry stored nothing)", evs)
@@ -189,7 +218,7 @@ func mustJSON(t *testing.T, v any) string {
 
 func TestDecisionLogs_OnlyAServiceTokenWithThePermissionUploads(t *testing.T) {
 	e := testkit.NewIAM(t)
-	e.WithUser("alice", alicePW, "Analyst")
+	e.WithUser("alice", alicePassword, "Analyst")
 	e.Must("cli-admin-pw-1234\n", "createsuperuser", "--username", "root", "--password-stdin")
 	srv := e.Serve()
 	body := gzipJSON(t, []any{opaEvent(uuid.NewString(), "", "inventory.read", true)})
@@ -201,7 +230,7 @@ func TestDecisionLogs_OnlyAServiceTokenWithThePermissionUploads(t *testing.T) {
 	}
 	testkit.AssertError(t, upload(t, srv, "not.a.token", body), http.StatusUnauthorized, "invalid_token")
 	// Users, even administrators, do not upload decisions.
-	testkit.AssertError(t, upload(t, srv, srv.Token(t, "alice", alicePW), body), http.StatusForbidden, "forbidden")
+	testkit.AssertError(t, upload(t, srv, srv.Token(t, "alice", alicePassword), body), http.StatusForbidden, "forbidden")
 	testkit.AssertError(t, upload(t, srv, srv.Token(t, "root", "cli-admin-pw-1234"), body), http.StatusForbidden, "forbidden")
 	// A service without the permission.
 	viewer := serviceToken(t, srv, newService(t, e, "reports", "Viewer"))

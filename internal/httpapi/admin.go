@@ -66,6 +66,7 @@ func (a *api) adminRoutes(r *gin.Engine) {
 	route(http.MethodPost, "/revocations", permUsersWrite, a.adminCreateRevocation)
 
 	route(http.MethodGet, "/audit-events", permAuditRead, a.adminListAuditEvents)
+	route(http.MethodGet, "/decision-logs", permAuditRead, a.adminListDecisionLogs)
 }
 
 // authorize lets the request through when the policy allows its bearer

@@ -1,10 +1,12 @@
 package httpapi
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
@@ -60,4 +62,58 @@ func (a *api) uploadDecisionLogs(c *gin.Context) {
 	default:
 		c.JSON(http.StatusOK, gin.H{"received": receipt.Received, "stored": receipt.Stored})
 	}
+}
+
+// adminListDecisionLogs lists stored decisions newest first, filtered by
+// ?since and ?until (RFC 3339, the decision's own time), ?decision_id,
+// ?path, ?outcome (allowed or denied) and ?subject (a username, a service
+// account name or a subject id).
+func (a *api) adminListDecisionLogs(c *gin.Context) {
+	p, ok := readPage(c)
+	if !ok {
+		return
+	}
+	q := decisionlog.Query{DecisionID: c.Query("decision_id"), Path: c.Query("path"), Limit: p.limit}
+	for _, f := range []struct {
+		name string
+		to   *time.Time
+	}{{"since", &q.Since}, {"until", &q.Until}} {
+		if v := c.Query(f.name); v != "" {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				writeError(c, http.StatusBadRequest, "invalid_request", f.name+" must be an RFC 3339 time such as 2026-01-02T15:04:05Z")
+				return
+			}
+			*f.to = t
+		}
+	}
+	switch v := c.Query("outcome"); v {
+	case "":
+	case "allowed", "denied":
+		allowed := v == "allowed"
+		q.Allowed = &allowed
+	default:
+		writeError(c, http.StatusBadRequest, "invalid_request", "outcome must be allowed or denied")
+		return
+	}
+	ctx := c.Request.Context()
+	var err error
+	if q.Subject, err = a.DecisionLogSubject(ctx, c.Query("subject")); err != nil {
+		a.fail(c, err)
+		return
+	}
+	page, err := a.DecisionLogs.List(ctx, q, p.after)
+	if errors.Is(err, decisionlog.ErrInvalidCursor) {
+		writeError(c, http.StatusBadRequest, "invalid_request", "cursor must be a next_cursor this API returned")
+		return
+	}
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	out := pageResponse[decisionlog.Entry]{Items: append([]decisionlog.Entry{}, page.Entries...)}
+	if page.Next != "" {
+		out.NextCursor = base64.RawURLEncoding.EncodeToString([]byte(page.Next))
+	}
+	c.JSON(http.StatusOK, out)
 }

@@ -51,6 +51,9 @@ type Deps struct {
 	// DecisionLogMaxBody bounds the (compressed) body of POST /logs,
 	// which other bodies' bound would refuse.
 	DecisionLogMaxBody int64
+	// DecisionLogSubject resolves a ?subject= filter: a username or a
+	// service account name to its id.
+	DecisionLogSubject func(context.Context, string) (string, error)
 }
 
 type api struct{ Deps }
