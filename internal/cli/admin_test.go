@@ -284,12 +284,12 @@ func TestAdmin_ListsPageAndSearch(t *testing.T) {
 		t.Errorf("search ED: %q, want %q", found, want)
 	}
 	roles, pages := walk(t, srv, root, "/roles", 2, "name")
-	if want := []string{"Admin", "Analyst", "Viewer", "iam-admin"}; !slices.Equal(roles, want) || pages != 2 {
-		t.Errorf("roles: %q in %d pages, want %q in 2", roles, pages, want)
+	if want := []string{"Admin", "Analyst", "Viewer", "iam-admin", "iam-decision-logger"}; !slices.Equal(roles, want) || pages != 3 {
+		t.Errorf("roles: %q in %d pages, want %q in 3", roles, pages, want)
 	}
 	perms, _ := walk(t, srv, root, "/permissions", 5, "code")
-	if len(perms) != 7 || !slices.IsSorted(perms) {
-		t.Errorf("permissions %q, want the 7 sorted", perms)
+	if len(perms) != 8 || !slices.IsSorted(perms) {
+		t.Errorf("permissions %q, want the 8 sorted", perms)
 	}
 	// Audit events, newest first, across pages, none twice.
 	ids, pages := walk(t, srv, root, "/audit-events?type=user.created", 2, "target")

@@ -97,6 +97,15 @@ func DecodeLists(e *Entry, reasons, labels []byte) error {
 	return json.Unmarshal(labels, &e.Labels)
 }
 
+// NullableJSON is how stores pass an entry's raw JSON: as text, or nil
+// (NULL) when there is none.
+func NullableJSON(raw json.RawMessage) any {
+	if raw == nil {
+		return nil
+	}
+	return string(raw)
+}
+
 // StoredEvent is ev, the audit event of an upload, with its counts.
 func StoredEvent(ev audit.Event, stored, received int) audit.Event {
 	return withDetails(ev, map[string]any{"stored": stored, "duplicates": received - stored})

@@ -28,7 +28,7 @@ func (s *Store) InsertDecisionLogs(ctx context.Context, entries []decisionlog.En
 				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 				ON CONFLICT (client_id, decision_id) DO NOTHING`,
 				e.ClientID, e.DecisionID, e.Path, e.DecidedAt, e.ReceivedAt, e.Allowed, reasons,
-				e.Subject, e.TokenID, e.Revision, labels, jsonArg(e.Input), jsonArg(e.Result), jsonArg(e.Error), e.RequestedBy)
+				e.Subject, e.TokenID, e.Revision, labels, decisionlog.NullableJSON(e.Input), decisionlog.NullableJSON(e.Result), decisionlog.NullableJSON(e.Error), e.RequestedBy)
 		}
 		results := tx.SendBatch(ctx, b)
 		for range entries {
@@ -51,14 +51,6 @@ func (s *Store) InsertDecisionLogs(ctx context.Context, entries []decisionlog.En
 		return 0, err
 	}
 	return stored, nil
-}
-
-// jsonArg passes raw JSON as jsonb, or NULL when there is none.
-func jsonArg(raw json.RawMessage) any {
-	if raw == nil {
-		return nil
-	}
-	return string(raw)
 }
 
 // DecisionLogs returns the entries q selects, newest first.

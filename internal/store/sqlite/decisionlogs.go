@@ -31,7 +31,7 @@ func (s *Store) InsertDecisionLogs(ctx context.Context, entries []decisionlog.En
 			}
 			res, err := stmt.ExecContext(ctx, e.ClientID.String(), e.DecisionID, e.Path, ts(e.DecidedAt), ts(e.ReceivedAt),
 				e.Allowed, string(reasons), e.Subject, e.TokenID, e.Revision, string(labels),
-				jsonText(e.Input), jsonText(e.Result), jsonText(e.Error), e.RequestedBy)
+				decisionlog.NullableJSON(e.Input), decisionlog.NullableJSON(e.Result), decisionlog.NullableJSON(e.Error), e.RequestedBy)
 			if err != nil {
 				return err
 			}
@@ -50,14 +50,6 @@ func (s *Store) InsertDecisionLogs(ctx context.Context, entries []decisionlog.En
 		return 0, err
 	}
 	return stored, nil
-}
-
-// jsonText is raw JSON as stored, or NULL when there is none.
-func jsonText(raw json.RawMessage) any {
-	if raw == nil {
-		return nil
-	}
-	return string(raw)
 }
 
 // DecisionLogs returns the entries q selects, newest first.
