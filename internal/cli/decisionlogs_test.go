@@ -235,10 +235,26 @@ func TestDecisionLogs_OnlyAServiceTokenWithThePermissionUploads(t *testing.T) {
 	// A service without the permission.
 	viewer := serviceToken(t, srv, newService(t, e, "reports", "Viewer"))
 	testkit.AssertError(t, upload(t, srv, viewer, body), http.StatusForbidden, "forbidden")
-	// A disabled account's token is void at once, not at its expiry.
-	logger := serviceToken(t, srv, newService(t, e, "opa-sidecar", "iam-decision-logger"))
+	// The published policy decides, as for the admin API: a disabled
+	// account's token and a logged-out token are refused at the next
+	// bundle, not at their expiry.
+	creds := newService(t, e, "opa-sidecar", "iam-decision-logger")
+	loggedOut := serviceToken(t, srv, creds)
+	if r := srv.Do(t, http.MethodPost, "/auth/logout", "", "Authorization", "Bearer "+loggedOut); r.Status != http.StatusNoContent {
+		t.Fatalf("logout: %d %s", r.Status, r.Body)
+	}
+	logger := serviceToken(t, srv, creds)
+	empty := gzipJSON(t, []any{}) // accepted, stores nothing
+	if r := upload(t, srv, logger, empty); r.Status != http.StatusOK {
+		t.Fatalf("upload before the account is disabled: %d %s", r.Status, r.Body)
+	}
 	e.Must("", "service", "disable", "opa-sidecar")
-	testkit.AssertError(t, upload(t, srv, logger, body), http.StatusUnauthorized, "invalid_token")
+	for name, tok := range map[string]string{"logged out": loggedOut, "disabled account": logger} {
+		testkit.Eventually(t, 5*time.Second, name+": 401 at the next bundle", func() bool {
+			return upload(t, srv, tok, empty).Status == http.StatusUnauthorized
+		})
+		testkit.AssertError(t, upload(t, srv, tok, body), http.StatusUnauthorized, "invalid_token")
+	}
 	if entries, _ := decisionLogs(t, e); len(entries) != 0 {
 		t.Fatalf("refused uploads stored %v", entries)
 	}

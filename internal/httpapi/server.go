@@ -90,7 +90,9 @@ func New(d Deps) http.Handler {
 	r.GET("/bundles/gaia.tar.gz", a.policyBundle)
 	r.GET("/openapi.json", serveOpenAPI)
 	a.adminRoutes(r)
-	r.POST(decisionLogsPath, a.requireToken, a.uploadDecisionLogs)
+	// Authorized like the admin API, by the published policy: a revoked
+	// token, a disabled account or a withdrawn permission is refused.
+	r.POST(decisionLogsPath, a.requireToken, a.requireServiceToken, a.authorize(decisionlog.Permission), a.uploadDecisionLogs)
 	return r
 }
 

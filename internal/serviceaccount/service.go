@@ -143,19 +143,6 @@ func (s *Service) Authenticate(ctx context.Context, clientID, secret, ip string)
 	return a, g, nil
 }
 
-// ActiveGrants returns what an account's roles grant now, or ErrNotFound
-// when the account is unknown or not active: a token it holds is void.
-func (s *Service) ActiveGrants(ctx context.Context, id uuid.UUID) (authz.Grants, error) {
-	a, err := s.store.ServiceAccountByID(ctx, id)
-	if err != nil {
-		return authz.Grants{}, err
-	}
-	if a.State != StateActive {
-		return authz.Grants{}, fmt.Errorf("%w: %s is %s", ErrNotFound, a.Name, a.State)
-	}
-	return s.store.ServiceAccountGrants(ctx, id)
-}
-
 // check finds the account and says why it may not authenticate, if so.
 func (s *Service) check(ctx context.Context, clientID, secret string) (Account, string, error) {
 	id, err := uuid.Parse(clientID)
