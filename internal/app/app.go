@@ -64,13 +64,13 @@ type App struct {
 }
 
 // Open connects to the database, brings its schema up to date and builds
-// the services, on the wall clock.
-func Open(ctx context.Context, db config.Database, log *slog.Logger) (*App, error) {
-	return OpenAt(ctx, db, log, time.Now)
+// the services, on the wall clock, hashing passwords within hashing.
+func Open(ctx context.Context, db config.Database, hashing identity.HashLimits, log *slog.Logger) (*App, error) {
+	return OpenAt(ctx, db, hashing, log, time.Now)
 }
 
 // OpenAt is Open with the services on the clock now.
-func OpenAt(ctx context.Context, db config.Database, log *slog.Logger, now func() time.Time) (*App, error) {
+func OpenAt(ctx context.Context, db config.Database, hashing identity.HashLimits, log *slog.Logger, now func() time.Time) (*App, error) {
 	store, err := openStore(ctx, db)
 	if err != nil {
 		return nil, err
@@ -79,7 +79,7 @@ func OpenAt(ctx context.Context, db config.Database, log *slog.Logger, now func(
 		store.Close()
 		return nil, err
 	}
-	users, err := identity.NewService(store, identity.DefaultArgon2, now)
+	users, err := identity.NewService(store, identity.DefaultArgon2, hashing, now)
 	if err != nil {
 		store.Close()
 		return nil, err

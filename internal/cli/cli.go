@@ -20,6 +20,7 @@ import (
 	"github.com/gaia-platform/iam/internal/app"
 	"github.com/gaia-platform/iam/internal/audit"
 	"github.com/gaia-platform/iam/internal/config"
+	"github.com/gaia-platform/iam/internal/identity"
 )
 
 // IO is where a command reads and writes, and the clock it reads.
@@ -71,7 +72,7 @@ func (c *cli) open(ctx context.Context) (*app.App, error) {
 		return nil, err
 	}
 	log := slog.New(slog.NewTextHandler(c.Err, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	return app.OpenAt(ctx, db, log, c.now())
+	return app.OpenAt(ctx, db, identity.DefaultHashLimits(), log, c.now())
 }
 
 // now is the clock commands and the server run on.
@@ -107,7 +108,7 @@ func (c *cli) serveCmd() *cobra.Command {
 			return err
 		}
 		log := slog.New(slog.NewJSONHandler(c.Err, nil))
-		a, err := app.OpenAt(cmd.Context(), cfg.Database, log, c.now())
+		a, err := app.OpenAt(cmd.Context(), cfg.Database, cfg.Hashing, log, c.now())
 		if err != nil {
 			return err
 		}

@@ -324,7 +324,7 @@ func storedHash(t *testing.T, e *testkit.IAM, username string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := app.Open(t.Context(), db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	a, err := app.Open(t.Context(), db, identity.DefaultHashLimits(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

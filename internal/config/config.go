@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/gaia-platform/iam/internal/identity"
 )
 
 // Config is the server's configuration after validation.
@@ -31,6 +33,9 @@ type Config struct {
 	AllowPasswordGrant bool
 	Sessions           Sessions
 	DecisionLogs       DecisionLogs
+	// Hashing bounds concurrent password hashes and the logins waiting
+	// for one; the rest are shed with 503.
+	Hashing identity.HashLimits
 }
 
 // DecisionLogs is how OPA decision-log uploads to POST /logs are bounded
@@ -89,6 +94,9 @@ func (f *Flags) AddServerFlags(fs *pflag.FlagSet) {
 	add("IAM_DECISION_LOG_RETENTION", "decision-log-retention", "720h", "decision logs uploaded to POST /logs are deleted this long after they arrive, a Go duration")
 	add("IAM_DECISION_LOG_MAX_BYTES", "decision-log-max-bytes", "8388608", "largest decision log upload, in bytes of JSON after decompression (413 above)")
 	add("IAM_DECISION_LOG_MAX_EVENTS", "decision-log-max-events", "10000", "most decisions in one decision log upload (413 above)")
+	add("IAM_HASH_CONCURRENCY", "hash-concurrency", "", "password hashes computed at once, each holding 19 MiB (default: GOMAXPROCS, one per core)")
+	add("IAM_HASH_QUEUE", "hash-queue", "", "logins that may wait for a hashing slot; beyond them a login gets 503 at once (default: 4 per slot)")
+	add("IAM_HASH_MAX_WAIT", "hash-max-wait", "2s", "longest a login waits for a hashing slot before it gets 503, a Go duration")
 }
 
 // AddRotationFlags registers the settings of iam keys rotate on fs.
@@ -172,6 +180,9 @@ func (f *Flags) Config() (Config, error) {
 	if c.DecisionLogs, err = f.decisionLogs(); err != nil {
 		return Config{}, err
 	}
+	if c.Hashing, err = f.hashing(); err != nil {
+		return Config{}, err
+	}
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.HTTPAddr
 	}
@@ -217,6 +228,33 @@ func (f *Flags) decisionLogs() (DecisionLogs, error) {
 		return d, fmt.Errorf("IAM_DECISION_LOG_MAX_EVENTS %q is not a positive number", v)
 	}
 	return d, nil
+}
+
+// hashing reads the password hashing bounds: unset, one slot per core and
+// a queue of four logins per slot.
+func (f *Flags) hashing() (identity.HashLimits, error) {
+	l := identity.DefaultHashLimits()
+	if v := f.value("IAM_HASH_CONCURRENCY"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return l, fmt.Errorf("IAM_HASH_CONCURRENCY %q is not a positive integer", v)
+		}
+		l.Slots = n
+	}
+	l.Queue = 4 * l.Slots
+	if v := f.value("IAM_HASH_QUEUE"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return l, fmt.Errorf("IAM_HASH_QUEUE %q is not an integer >= 0", v)
+		}
+		l.Queue = n
+	}
+	v := f.value("IAM_HASH_MAX_WAIT")
+	var err error
+	if l.MaxWait, err = time.ParseDuration(v); err != nil || l.MaxWait <= 0 {
+		return l, fmt.Errorf("IAM_HASH_MAX_WAIT %q is not a positive Go duration such as 2s", v)
+	}
+	return l, nil
 }
 
 func (f *Flags) sessions() (Sessions, error) {

@@ -19,6 +19,11 @@ type errorBody struct {
 	Message string `json:"message"`
 }
 
+// overloadRetryAfter is the Retry-After, in seconds, of a request shed
+// because password hashing is at capacity: a hash takes tens of
+// milliseconds, so the queue turns over many times a second.
+const overloadRetryAfter = "1"
+
 func writeError(c *gin.Context, status int, code, message string) {
 	c.AbortWithStatusJSON(status, errorBody{Error: code, Message: message})
 }
@@ -46,6 +51,9 @@ func (a *api) fail(c *gin.Context, err error) {
 	case errors.Is(err, identity.ErrInvalidUsername), errors.Is(err, identity.ErrInvalidPassword),
 		errors.Is(err, authz.ErrInvalidPermission), errors.Is(err, authz.ErrInvalidRole), errors.Is(err, serviceaccount.ErrInvalidName):
 		writeError(c, http.StatusBadRequest, "invalid_request", err.Error())
+	case errors.Is(err, identity.ErrOverloaded):
+		c.Header("Retry-After", overloadRetryAfter)
+		writeError(c, http.StatusServiceUnavailable, "overloaded", "the server is handling too many logins; retry after a second")
 	case errors.Is(err, bundle.ErrUnavailable):
 		writeError(c, http.StatusServiceUnavailable, "not_ready", err.Error())
 	default:

@@ -236,6 +236,10 @@ func (a *api) oauthFail(c *gin.Context, err error) {
 		writeOAuthError(c, http.StatusBadRequest, "invalid_grant", "invalid username or password")
 	case errors.Is(err, tokens.ErrInvalidGrant):
 		writeOAuthError(c, http.StatusBadRequest, "invalid_grant", "the refresh token is invalid, expired or revoked")
+	case errors.Is(err, identity.ErrOverloaded):
+		// RFC 6749 registers temporarily_unavailable for this condition.
+		c.Header("Retry-After", overloadRetryAfter)
+		writeOAuthError(c, http.StatusServiceUnavailable, "temporarily_unavailable", "the server is handling too many logins; retry after a second")
 	default:
 		a.Log.Error("request failed", "path", c.Request.URL.Path, "err", err)
 		writeOAuthError(c, http.StatusInternalServerError, "server_error", "internal server error")

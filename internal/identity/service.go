@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"strings"
 	"time"
 	"unicode"
@@ -23,20 +22,23 @@ type Service struct {
 	// dummyHash is verified when no real hash is, so that an unknown
 	// username costs the same time as a wrong password.
 	dummyHash string
-	// hashing bounds concurrent argon2 computations, each of which holds
-	// params.MemoryKiB of memory: a login burst queues instead of
-	// exhausting the server's memory.
-	hashing chan struct{}
+	// hashing bounds concurrent password hashes, each of which holds
+	// params.MemoryKiB of memory: a login flood queues briefly, then is
+	// shed, instead of exhausting the server's memory.
+	hashing *hashGate
 }
 
-// NewService returns a Service hashing new passwords with params.
-func NewService(store Store, params Argon2Params, now func() time.Time) (*Service, error) {
+// NewService returns a Service hashing new passwords with params, at most
+// as many at once as limits allow.
+func NewService(store Store, params Argon2Params, limits HashLimits, now func() time.Time) (*Service, error) {
+	if err := limits.Validate(); err != nil {
+		return nil, err
+	}
 	dummy, err := HashPassword("gaia-dummy-password", params)
 	if err != nil {
 		return nil, err
 	}
-	slots := 4 * runtime.GOMAXPROCS(0)
-	return &Service{store: store, params: params, now: now, dummyHash: dummy, hashing: make(chan struct{}, slots)}, nil
+	return &Service{store: store, params: params, now: now, dummyHash: dummy, hashing: newHashGate(limits)}, nil
 }
 
 // Create makes a new active user with the given roles. An empty password
@@ -52,7 +54,7 @@ func (s *Service) Create(ctx context.Context, actor, username, password string, 
 			return User{}, err
 		}
 		var err error
-		if hash, err = HashPassword(password, s.params); err != nil {
+		if hash, err = s.hash(ctx, password); err != nil {
 			return User{}, err
 		}
 	}
@@ -71,7 +73,9 @@ func (s *Service) Create(ctx context.Context, actor, username, password string, 
 // ErrInvalidCredentials after hashing work (the same as for an unknown user
 // when the stored hash cannot verify anything); every attempt is audited
 // with the client IP. A legacy hash that verifies is replaced by argon2id
-// in the transaction that records the login.
+// in the transaction that records the login. When hashing is at capacity
+// it returns ErrOverloaded, unaudited, for known and unknown usernames
+// alike: the dummy hash waits for the same slots as a real one.
 func (s *Service) Authenticate(ctx context.Context, username, password, ip string) (User, error) {
 	display, key := NormalizeUsername(username)
 	u, err := User{}, ErrUserNotFound
@@ -152,26 +156,22 @@ func (s *Service) upgrade(ctx context.Context, u *User, password string, now tim
 	return nil
 }
 
-// hash computes a new argon2id hash once a hashing slot is free.
+// hash computes a new argon2id hash in a hashing slot, or returns
+// ErrOverloaded.
 func (s *Service) hash(ctx context.Context, password string) (string, error) {
-	select {
-	case s.hashing <- struct{}{}:
-	case <-ctx.Done():
-		return "", ctx.Err()
+	var hash string
+	var err error
+	if gateErr := s.hashing.do(ctx, func() { hash, err = HashPassword(password, s.params) }); gateErr != nil {
+		return "", gateErr
 	}
-	defer func() { <-s.hashing }()
-	return HashPassword(password, s.params)
+	return hash, err
 }
 
-// verify checks a password once a hashing slot is free.
+// verify checks a password in a hashing slot, or returns ErrOverloaded.
 func (s *Service) verify(ctx context.Context, password, hash string) (bool, error) {
-	select {
-	case s.hashing <- struct{}{}:
-	case <-ctx.Done():
-		return false, ctx.Err()
-	}
-	defer func() { <-s.hashing }()
-	return VerifyPassword(password, hash), nil
+	var ok bool
+	err := s.hashing.do(ctx, func() { ok = VerifyPassword(password, hash) })
+	return ok, err
 }
 
 // Lookup finds a user by username, case-insensitively.
@@ -253,7 +253,7 @@ func (s *Service) SetPassword(ctx context.Context, actor, username, password str
 	if err != nil {
 		return err
 	}
-	hash, err := HashPassword(password, s.params)
+	hash, err := s.hash(ctx, password)
 	if err != nil {
 		return err
 	}

@@ -104,7 +104,7 @@ func TestAuthenticate_UnusableOrUnsupportedHashNeverLogsIn(t *testing.T) {
 
 func newService(t *testing.T, store identity.Store) *identity.Service {
 	t.Helper()
-	svc, err := identity.NewService(store, cheap, func() time.Time { return time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC) })
+	svc, err := identity.NewService(store, cheap, identity.DefaultHashLimits(), func() time.Time { return time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC) })
 	if err != nil {
 		t.Fatal(err)
 	}
