@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -21,20 +20,20 @@ const auditChainLock int64 = 0x6761696161756474 // "gaiaaudt"
 // insertAudit appends ev to the chain inside tx. It takes the chain lock
 // just before the insert, so a transaction holds it only from its audit
 // row to its commit; the id comes from the sequence under the lock, so id
-// order is chain order.
+// order is chain order. Every writer waits while the lock is held, so the
+// lock, the head and the id travel in one round trip: the statements of a
+// batch run in order, and under READ COMMITTED the head read sees every
+// row committed before the lock was granted.
 func insertAudit(ctx context.Context, tx pgx.Tx, ev audit.Event) error {
-	if err := lockAuditChain(ctx, tx); err != nil {
-		return err
-	}
 	var prev *string
-	err := tx.QueryRow(ctx, `SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1`).Scan(&prev)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("read audit chain head: %w", err)
-	}
 	e := audit.Stored{Event: ev}
 	e.At = audit.Truncate(ev.At)
-	if err := tx.QueryRow(ctx, `SELECT nextval('audit_events_id_seq')`).Scan(&e.ID); err != nil {
-		return fmt.Errorf("record audit event: %w", err)
+	batch := &pgx.Batch{}
+	batch.Queue(`SELECT pg_advisory_xact_lock($1)`, auditChainLock)
+	batch.Queue(`SELECT (SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1), nextval('audit_events_id_seq')`).
+		QueryRow(func(row pgx.Row) error { return row.Scan(&prev, &e.ID) })
+	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+		return fmt.Errorf("read audit chain head: %w", err)
 	}
 	prevHash := deref(prev)
 	hash, err := audit.ChainHash(prevHash, e)
