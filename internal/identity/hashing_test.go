@@ -10,11 +10,7 @@ import (
 )
 
 func TestAuthenticate_AtCapacityShedsKnownAndUnknownUsersAlike(t *testing.T) {
-	store := newFakeStore(identity.StateActive, mustHash(t, "correct horse battery"))
-	svc, err := identity.NewService(store, cheap, identity.HashLimits{Slots: 2, Queue: 0, MaxWait: time.Minute}, time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc, store := limitedService(t, identity.HashLimits{Slots: 2, Queue: 0, MaxWait: time.Minute})
 	release := identity.HoldHashSlots(svc, 2)
 	for _, c := range []struct{ username, password string }{
 		{"alice", "correct horse battery"}, {"alice", "wrong"}, {"nobody", "wrong"},
@@ -34,11 +30,7 @@ func TestAuthenticate_AtCapacityShedsKnownAndUnknownUsersAlike(t *testing.T) {
 }
 
 func TestAuthenticate_QueuedLoginWaitsForASlot(t *testing.T) {
-	store := newFakeStore(identity.StateActive, mustHash(t, "correct horse battery"))
-	svc, err := identity.NewService(store, cheap, identity.HashLimits{Slots: 1, Queue: 1, MaxWait: time.Minute}, time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc, _ := limitedService(t, identity.HashLimits{Slots: 1, Queue: 1, MaxWait: time.Minute})
 	release := identity.HoldHashSlots(svc, 1)
 	done := make(chan error, 1)
 	go func() {
@@ -57,20 +49,17 @@ func TestAuthenticate_QueuedLoginWaitsForASlot(t *testing.T) {
 }
 
 func TestAuthenticate_QueuedLoginIsShedAfterMaxWait(t *testing.T) {
-	store := newFakeStore(identity.StateActive, mustHash(t, "correct horse battery"))
-	svc, err := identity.NewService(store, cheap, identity.HashLimits{Slots: 1, Queue: 1, MaxWait: 50 * time.Millisecond}, time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc, store := limitedService(t, identity.HashLimits{Slots: 1, Queue: 1, MaxWait: 50 * time.Millisecond})
 	defer identity.HoldHashSlots(svc, 1)()
 	start := time.Now()
-	_, err = svc.Authenticate(t.Context(), "alice", "correct horse battery", "192.0.2.1")
+	_, err := svc.Authenticate(t.Context(), "alice", "correct horse battery", "192.0.2.1")
 	if !errors.Is(err, identity.ErrOverloaded) {
 		t.Fatalf("login queued past MaxWait: %v, want ErrOverloaded", err)
 	}
 	if waited := time.Since(start); waited < 50*time.Millisecond {
 		t.Errorf("shed after %v, before MaxWait", waited)
 	}
+	wantActions(t, store)
 }
 
 func TestHashLimits_Validate(t *testing.T) {
@@ -90,11 +79,18 @@ func TestHashLimits_Validate(t *testing.T) {
 	}
 }
 
-func mustHash(t *testing.T, password string) string {
+// limitedService is a service hashing within limits, with alice, whose
+// password is "correct horse battery".
+func limitedService(t *testing.T, limits identity.HashLimits) (*identity.Service, *fakeStore) {
 	t.Helper()
-	h, err := identity.HashPassword(password, cheap)
+	hash, err := identity.HashPassword("correct horse battery", cheap)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return h
+	store := newFakeStore(identity.StateActive, hash)
+	svc, err := identity.NewService(store, cheap, limits, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc, store
 }
