@@ -41,14 +41,14 @@ func fuzzAPI(f *testing.F) (http.Handler, string) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	iam, err := app.Open(ctx, db, slog.New(slog.DiscardHandler))
+	iam, err := app.Open(ctx, db, identity.DefaultHashLimits(), slog.New(slog.DiscardHandler))
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Cleanup(iam.Close)
 	f.Cleanup(cancel) // runs first: stops the bundle publisher before the store closes
 	cheap := identity.Argon2Params{MemoryKiB: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}
-	if iam.Users, err = identity.NewService(iam.Store, cheap, iam.Now); err != nil {
+	if iam.Users, err = identity.NewService(iam.Store, cheap, identity.DefaultHashLimits(), iam.Now); err != nil {
 		f.Fatal(err)
 	}
 	if _, err := iam.Users.Create(ctx, "fuzz", "alice", fuzzPassword, nil); err != nil {
