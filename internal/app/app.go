@@ -22,6 +22,7 @@ import (
 	"github.com/gaia-platform/iam/internal/decisionlog"
 	"github.com/gaia-platform/iam/internal/httpapi"
 	"github.com/gaia-platform/iam/internal/identity"
+	"github.com/gaia-platform/iam/internal/security"
 	"github.com/gaia-platform/iam/internal/serviceaccount"
 	"github.com/gaia-platform/iam/internal/store/postgres"
 	"github.com/gaia-platform/iam/internal/store/sqlite"
@@ -40,6 +41,7 @@ type Store interface {
 	bundle.Store
 	serviceaccount.Store
 	decisionlog.Store
+	security.Store
 	AuditEvents(ctx context.Context, action string, limit int) ([]audit.Stored, error)
 	AuditChain(ctx context.Context, after int64, limit int) ([]audit.Link, error)
 	AuditTail(ctx context.Context, q audit.TailQuery) ([]audit.Stored, error)

@@ -62,6 +62,15 @@ const (
 	// DecisionLogsPruned, the deletion of those past the retention.
 	DecisionLogsReceived = "decision_logs.received"
 	DecisionLogsPruned   = "decision_logs.pruned"
+
+	// LoginLocked is an account name locked by failed logins; IPBlocked a
+	// client IP; SecurityUnblocked either lifted by an operator.
+	LoginLocked       = "login.locked"
+	IPBlocked         = "ip.blocked"
+	SecurityUnblocked = "security.unblocked"
+	// UserPasswordChanged is a user changing their own password, which
+	// ends their other sessions.
+	UserPasswordChanged = "user.password.changed"
 )
 
 // CLI is the actor recorded for management commands run on the server host.

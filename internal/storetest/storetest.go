@@ -23,6 +23,7 @@ import (
 	"github.com/gaia-platform/iam/internal/bundle"
 	"github.com/gaia-platform/iam/internal/decisionlog"
 	"github.com/gaia-platform/iam/internal/identity"
+	"github.com/gaia-platform/iam/internal/security"
 	"github.com/gaia-platform/iam/internal/serviceaccount"
 	"github.com/gaia-platform/iam/internal/tokens"
 )
@@ -37,6 +38,7 @@ type Store interface {
 	bundle.Store
 	serviceaccount.Store
 	decisionlog.Store
+	security.Store
 	AuditEvents(ctx context.Context, action string, limit int) ([]audit.Stored, error)
 	AuditChain(ctx context.Context, after int64, limit int) ([]audit.Link, error)
 	AuditTail(ctx context.Context, q audit.TailQuery) ([]audit.Stored, error)
@@ -45,7 +47,7 @@ type Store interface {
 // Run runs the contract. open returns a fresh, migrated store of its own
 // for each subtest and releases it when that subtest ends.
 func Run(t *testing.T, open func(t *testing.T) Store) {
-	for _, c := range slices.Concat(contract, serviceAccountContract, adminContract, keyRotationContract, decisionLogContract) {
+	for _, c := range slices.Concat(contract, serviceAccountContract, adminContract, keyRotationContract, decisionLogContract, throttlingContract) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			c.test(t, open(t))
