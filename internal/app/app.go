@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -148,6 +149,9 @@ func (a *App) handler(ctx context.Context, cfg config.Config) (http.Handler, *bu
 	}
 	return httpapi.New(httpapi.Deps{
 		Users:     a.Users,
+		Throttle:  a.Throttle(cfg.Throttle),
+		Proxies:   cfg.TrustedProxies,
+		HSTS:      strings.HasPrefix(cfg.PublicURL, "https://"),
 		RBAC:      a.RBAC,
 		Services:  services,
 		Issuer:    tokens.NewIssuer(keys, cfg.Issuer, cfg.AccessTokenTTL, a.Now),
@@ -202,6 +206,11 @@ func (a *App) DecisionLogs(cfg config.DecisionLogs) *decisionlog.Service {
 	return decisionlog.NewService(a.Store, decisionlog.Config{
 		Limits: decisionlog.Limits{MaxBytes: cfg.MaxBytes, MaxEvents: cfg.MaxEvents}, Retention: cfg.Retention,
 	}, a.Now)
+}
+
+// Throttle returns the login throttle applying policy.
+func (a *App) Throttle(policy security.Policy) *security.Throttle {
+	return security.NewThrottle(a.Store, policy, a.Now)
 }
 
 // ServiceAccounts returns the service account service, hashing client
@@ -268,8 +277,9 @@ func (a *App) Serve(ctx context.Context, cfg config.Config) error {
 	if err != nil {
 		return fmt.Errorf("IAM_HTTP_ADDR: %w", err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
+	t := cfg.HTTPTimeouts
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: t.ReadHeader, ReadTimeout: t.Read,
+		WriteTimeout: t.Write, IdleTimeout: t.Idle, MaxHeaderBytes: 64 << 10}
 	if s, ok := a.Store.(*sqlite.Store); ok {
 		// Once the server is up, so that a configuration error stays the
 		// one line on stderr.

@@ -61,7 +61,7 @@ func newRoot(stdio IO) *cobra.Command {
 	c.flags = config.NewFlags(root.PersistentFlags())
 	root.AddCommand(c.serveCmd(), c.migrateCmd(), c.createSuperuserCmd(), c.seedCmd(),
 		c.userCmd(), c.roleCmd(), c.auditCmd(), c.keysCmd(), c.importDjangoCmd(),
-		c.serviceCmd(), c.decisionLogsCmd())
+		c.serviceCmd(), c.decisionLogsCmd(), c.securityCmd())
 	return root
 }
 

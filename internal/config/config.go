@@ -5,10 +5,12 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/gaia-platform/iam/internal/identity"
+	"github.com/gaia-platform/iam/internal/security"
 )
 
 // Config is the server's configuration after validation.
@@ -36,6 +39,11 @@ type Config struct {
 	// Hashing bounds concurrent password hashes and the logins waiting
 	// for one; the rest are shed with 503.
 	Hashing identity.HashLimits
+	// Throttle locks account names and client IPs after failed logins.
+	Throttle security.Policy
+	// TrustedProxies are the peers whose X-Forwarded-For names the client.
+	TrustedProxies security.Proxies
+	HTTPTimeouts   HTTPTimeouts
 }
 
 // DecisionLogs is how OPA decision-log uploads to POST /logs are bounded
@@ -44,6 +52,14 @@ type DecisionLogs struct {
 	Retention time.Duration // entries are deleted this long after receipt
 	MaxBytes  int64         // of one upload's JSON, after decompression
 	MaxEvents int           // in one upload
+}
+
+// HTTPTimeouts bound how long a client may hold a connection.
+type HTTPTimeouts struct {
+	ReadHeader time.Duration // until the request's headers are in
+	Read       time.Duration // until the whole request is in
+	Write      time.Duration // until the response is out
+	Idle       time.Duration // between requests on a kept-alive connection
 }
 
 // Sessions is the refresh-token policy.
@@ -97,6 +113,16 @@ func (f *Flags) AddServerFlags(fs *pflag.FlagSet) {
 	add("IAM_HASH_CONCURRENCY", "hash-concurrency", "", "password hashes computed at once, each holding 19 MiB (default: GOMAXPROCS, one per core)")
 	add("IAM_HASH_QUEUE", "hash-queue", "", "logins that may wait for a hashing slot; beyond them a login gets 503 at once (default: 4 per slot)")
 	add("IAM_HASH_MAX_WAIT", "hash-max-wait", "2s", "longest a login waits for a hashing slot before it gets 503, a Go duration")
+	add("IAM_LOGIN_MAX_FAILURES_USER", "login-max-failures-user", "5", "failed logins of one account name within the failure window that lock it")
+	add("IAM_LOGIN_MAX_FAILURES_IP", "login-max-failures-ip", "50", "failed logins from one client IP within the failure window that block it")
+	add("IAM_LOGIN_FAILURE_WINDOW", "login-failure-window", "15m", "the sliding window failed logins are counted in, a Go duration")
+	add("IAM_LOGIN_LOCK_BASE", "login-lock-base", "1m", "length of a first lock or block; each successive one lasts twice as long, a Go duration")
+	add("IAM_LOGIN_LOCK_MAX", "login-lock-max", "1h", "the longest a lock or block lasts, a Go duration")
+	add("IAM_TRUSTED_PROXIES", "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client (empty: the TCP peer is the client)")
+	add("IAM_HTTP_READ_HEADER_TIMEOUT", "http-read-header-timeout", "10s", "time a client has to send a request's headers, a Go duration")
+	add("IAM_HTTP_READ_TIMEOUT", "http-read-timeout", "30s", "time a client has to send a whole request, a Go duration")
+	add("IAM_HTTP_WRITE_TIMEOUT", "http-write-timeout", "30s", "time the server has to write a response, a Go duration")
+	add("IAM_HTTP_IDLE_TIMEOUT", "http-idle-timeout", "120s", "time a kept-alive connection may sit idle, a Go duration")
 }
 
 // AddRotationFlags registers the settings of iam keys rotate on fs.
@@ -183,6 +209,15 @@ func (f *Flags) Config() (Config, error) {
 	if c.Hashing, err = f.hashing(); err != nil {
 		return Config{}, err
 	}
+	if c.Throttle, err = f.throttle(); err != nil {
+		return Config{}, err
+	}
+	if c.TrustedProxies, err = security.ParseProxies(f.value("IAM_TRUSTED_PROXIES")); err != nil {
+		return Config{}, err
+	}
+	if c.HTTPTimeouts, err = f.httpTimeouts(); err != nil {
+		return Config{}, err
+	}
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.HTTPAddr
 	}
@@ -255,6 +290,54 @@ func (f *Flags) hashing() (identity.HashLimits, error) {
 		return l, fmt.Errorf("IAM_HASH_MAX_WAIT %q is not a positive Go duration such as 2s", v)
 	}
 	return l, nil
+}
+
+func (f *Flags) throttle() (security.Policy, error) {
+	var p security.Policy
+	for _, n := range []struct {
+		env string
+		to  *int
+	}{
+		{"IAM_LOGIN_MAX_FAILURES_USER", &p.MaxUserFailures},
+		{"IAM_LOGIN_MAX_FAILURES_IP", &p.MaxIPFailures},
+	} {
+		v := f.value(n.env)
+		var err error
+		if *n.to, err = strconv.Atoi(v); err != nil || *n.to < 1 {
+			return p, fmt.Errorf("%s %q is not a whole number of at least 1", n.env, v)
+		}
+	}
+	if err := f.positiveDurations(map[string]*time.Duration{
+		"IAM_LOGIN_FAILURE_WINDOW": &p.Window, "IAM_LOGIN_LOCK_BASE": &p.LockBase, "IAM_LOGIN_LOCK_MAX": &p.LockMax,
+	}); err != nil {
+		return p, err
+	}
+	if p.LockMax < p.LockBase {
+		return p, fmt.Errorf("IAM_LOGIN_LOCK_MAX %s is shorter than IAM_LOGIN_LOCK_BASE %s", p.LockMax, p.LockBase)
+	}
+	return p, nil
+}
+
+func (f *Flags) httpTimeouts() (HTTPTimeouts, error) {
+	var t HTTPTimeouts
+	return t, f.positiveDurations(map[string]*time.Duration{
+		"IAM_HTTP_READ_HEADER_TIMEOUT": &t.ReadHeader, "IAM_HTTP_READ_TIMEOUT": &t.Read,
+		"IAM_HTTP_WRITE_TIMEOUT": &t.Write, "IAM_HTTP_IDLE_TIMEOUT": &t.Idle,
+	})
+}
+
+// positiveDurations parses each variable into its duration, every one of
+// which must be positive.
+func (f *Flags) positiveDurations(to map[string]*time.Duration) error {
+	for _, env := range slices.Sorted(maps.Keys(to)) {
+		v := f.value(env)
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("%s %q is not a positive Go duration such as 30s", env, v)
+		}
+		*to[env] = d
+	}
+	return nil
 }
 
 func (f *Flags) sessions() (Sessions, error) {

@@ -175,7 +175,7 @@ func (a *api) adminCreateRevocation(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	now := a.Now().UTC()
-	ev := audit.Event{At: now, Actor: actor(c), IP: c.ClientIP(), Details: map[string]any{"reason": "revoked by an administrator"}}
+	ev := audit.Event{At: now, Actor: actor(c), IP: clientIP(c), Details: map[string]any{"reason": "revoked by an administrator"}}
 	switch {
 	case (req.JTI == "") == (req.Subject == ""):
 		writeError(c, http.StatusBadRequest, "invalid_request", "give exactly one of jti and subject")

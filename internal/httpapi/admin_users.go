@@ -210,7 +210,7 @@ func (a *api) adminEndSession(c *gin.Context) {
 		a.fail(c, tokens.ErrSessionNotFound)
 		return
 	}
-	if err := a.Sessions.End(c.Request.Context(), actor(c), u.ID, id, c.ClientIP()); err != nil {
+	if err := a.Sessions.End(c.Request.Context(), actor(c), u.ID, id, clientIP(c)); err != nil {
 		a.fail(c, err)
 		return
 	}

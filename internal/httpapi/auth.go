@@ -52,11 +52,11 @@ func (a *api) login(c *gin.Context) {
 // and the session's first refresh token.
 func (a *api) signIn(c *gin.Context, username, password string) (tokenResponse, error) {
 	ctx := c.Request.Context()
-	user, err := a.Users.Authenticate(ctx, username, password, c.ClientIP())
+	user, err := a.authenticate(ctx, username, password, clientIP(c))
 	if err != nil {
 		return tokenResponse{}, err
 	}
-	refresh, _, err := a.Sessions.Start(ctx, user.ID, c.ClientIP())
+	refresh, _, err := a.Sessions.Start(ctx, user.ID, clientIP(c))
 	if err != nil {
 		return tokenResponse{}, err
 	}
@@ -93,6 +93,26 @@ func writeTokens(c *gin.Context, resp tokenResponse) {
 	c.Header("Cache-Control", "no-store")
 	c.Header("Pragma", "no-cache")
 	c.JSON(http.StatusOK, resp)
+}
+
+// authenticate checks a username and password from ip under the login
+// throttle: a locked account name or blocked IP is refused before any
+// password hashing, a wrong password counts towards the next lock, and a
+// right one forgets the account's failures.
+func (a *api) authenticate(ctx context.Context, username, password, ip string) (identity.User, error) {
+	if err := a.Throttle.Check(ctx, username, ip); err != nil {
+		return identity.User{}, err
+	}
+	user, err := a.Users.Authenticate(ctx, username, password, ip)
+	switch {
+	case errors.Is(err, identity.ErrInvalidCredentials):
+		if ferr := a.Throttle.Failed(ctx, username, ip); ferr != nil {
+			return identity.User{}, ferr
+		}
+	case err == nil:
+		err = a.Throttle.Succeeded(ctx, username)
+	}
+	return user, err
 }
 
 // decodeJSON reads one JSON object from the body into v, answering 400

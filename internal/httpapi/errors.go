@@ -3,12 +3,15 @@ package httpapi
 import (
 	"errors"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/gaia-platform/iam/internal/authz"
 	"github.com/gaia-platform/iam/internal/bundle"
 	"github.com/gaia-platform/iam/internal/identity"
+	"github.com/gaia-platform/iam/internal/security"
 	"github.com/gaia-platform/iam/internal/serviceaccount"
 	"github.com/gaia-platform/iam/internal/tokens"
 )
@@ -28,10 +31,23 @@ func writeError(c *gin.Context, status int, code, message string) {
 	c.AbortWithStatusJSON(status, errorBody{Error: code, Message: message})
 }
 
+// throttledMessage answers every throttled login alike: it never says
+// whether the account name, which may not exist, or the IP is locked.
+const throttledMessage = "too many failed logins; try again later"
+
+// retryAfter is the Retry-After header of t, in whole seconds.
+func retryAfter(t *security.Throttled) string {
+	return strconv.FormatInt(int64(t.RetryAfter/time.Second), 10)
+}
+
 // fail maps a domain error to its response. Unknown errors are logged and
 // answered with a generic 500 that reveals nothing.
 func (a *api) fail(c *gin.Context, err error) {
+	var throttled *security.Throttled
 	switch {
+	case errors.As(err, &throttled):
+		c.Header("Retry-After", retryAfter(throttled))
+		writeError(c, http.StatusTooManyRequests, "too_many_attempts", throttledMessage)
 	case errors.Is(err, identity.ErrInvalidCredentials):
 		writeError(c, http.StatusUnauthorized, "invalid_credentials", "invalid username or password")
 	case errors.Is(err, tokens.ErrInvalidGrant):

@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/gaia-platform/iam/internal/identity"
+	"github.com/gaia-platform/iam/internal/security"
 	"github.com/gaia-platform/iam/internal/serviceaccount"
 	"github.com/gaia-platform/iam/internal/tokens"
 )
@@ -34,8 +35,6 @@ func writeOAuthError(c *gin.Context, status int, code, description string) {
 // service accounts, refresh_token for users' sessions and, when enabled,
 // password for users.
 func (a *api) oauthToken(c *gin.Context) {
-	c.Header("Cache-Control", "no-store")
-	c.Header("Pragma", "no-cache")
 	form, ok := a.tokenForm(c)
 	if !ok {
 		return
@@ -119,7 +118,7 @@ func (a *api) clientCredentialsGrant(c *gin.Context, form url.Values) {
 		writeOAuthError(c, http.StatusUnauthorized, "invalid_client", "client authentication is required: client_id and client_secret by HTTP Basic or in the form")
 		return
 	}
-	acct, grants, err := a.Services.Authenticate(c.Request.Context(), id, secret, c.ClientIP())
+	acct, grants, err := a.Services.Authenticate(c.Request.Context(), id, secret, clientIP(c))
 	if err != nil {
 		a.oauthFail(c, err)
 		return
@@ -139,7 +138,7 @@ func (a *api) optionalClient(c *gin.Context, form url.Values) bool {
 		return false
 	}
 	if sent && secret != "" {
-		if _, _, err := a.Services.Authenticate(c.Request.Context(), id, secret, c.ClientIP()); err != nil {
+		if _, _, err := a.Services.Authenticate(c.Request.Context(), id, secret, clientIP(c)); err != nil {
 			a.oauthFail(c, err)
 			return false
 		}
@@ -219,7 +218,7 @@ func (a *api) revokeToken(c *gin.Context, raw string) error {
 	if claims, err := a.Verifier.Verify(raw); err == nil {
 		return a.revokeAccess(c, claims, "revocation")
 	}
-	err := a.Sessions.Revoke(c.Request.Context(), raw, c.ClientIP())
+	err := a.Sessions.Revoke(c.Request.Context(), raw, clientIP(c))
 	if errors.Is(err, tokens.ErrInvalidGrant) || errors.Is(err, tokens.ErrSessionNotFound) {
 		return nil // nothing left to revoke
 	}
@@ -229,7 +228,13 @@ func (a *api) revokeToken(c *gin.Context, raw string) error {
 // oauthFail maps a domain error to its RFC 6749 error. Unknown errors are
 // logged and answered with a server_error that reveals nothing.
 func (a *api) oauthFail(c *gin.Context, err error) {
+	var throttled *security.Throttled
 	switch {
+	case errors.As(err, &throttled):
+		c.Header("Retry-After", retryAfter(throttled))
+		// RFC 6749 has no code for this; invalid_grant would send the
+		// client back for credentials it may already have right.
+		writeOAuthError(c, http.StatusTooManyRequests, "too_many_attempts", throttledMessage)
 	case errors.Is(err, serviceaccount.ErrInvalidClient):
 		writeOAuthError(c, http.StatusUnauthorized, "invalid_client", "client authentication failed")
 	case errors.Is(err, identity.ErrInvalidCredentials):

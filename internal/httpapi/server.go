@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -16,6 +17,7 @@ import (
 	"github.com/gaia-platform/iam/internal/bundle"
 	"github.com/gaia-platform/iam/internal/decisionlog"
 	"github.com/gaia-platform/iam/internal/identity"
+	"github.com/gaia-platform/iam/internal/security"
 	"github.com/gaia-platform/iam/internal/serviceaccount"
 	"github.com/gaia-platform/iam/internal/tokens"
 )
@@ -54,6 +56,13 @@ type Deps struct {
 	// DecisionLogSubject resolves a ?subject= filter: a username or a
 	// service account name to its id.
 	DecisionLogSubject func(context.Context, string) (string, error)
+	// Throttle locks account names and client IPs after failed logins.
+	Throttle *security.Throttle
+	// Proxies are the peers whose X-Forwarded-For names the client.
+	Proxies security.Proxies
+	// HSTS sends Strict-Transport-Security on every response: the public
+	// URL is https (a TLS request gets it regardless).
+	HSTS bool
 }
 
 type api struct{ Deps }
@@ -62,14 +71,15 @@ type api struct{ Deps }
 func New(d Deps) http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
-	// Client IPs are the TCP peer's: no proxy headers are trusted.
+	// gin's own client IP reads only the first X-Forwarded-For line;
+	// clientIP (the Proxies) reads them all.
 	_ = r.SetTrustedProxies(nil)
 	// Path parameters are matched escaped and then unescaped, so that a
 	// role named "ops/oncall" is one segment: /admin/v1/roles/ops%2Foncall.
 	r.UseRawPath = true
 	r.HandleMethodNotAllowed = true
 	a := &api{d}
-	r.Use(a.logRequests, a.recoverJSON, a.limitBody)
+	r.Use(a.resolveClientIP, a.securityHeaders, a.logRequests, a.recoverJSON, a.limitBody)
 	r.NoRoute(func(c *gin.Context) { writeError(c, http.StatusNotFound, "not_found", "no such endpoint") })
 	r.NoMethod(func(c *gin.Context) {
 		writeError(c, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this endpoint")
@@ -104,8 +114,39 @@ func (a *api) logRequests(c *gin.Context) {
 		slog.String("path", c.Request.URL.Path),
 		slog.Int("status", c.Writer.Status()),
 		slog.Duration("latency", time.Since(start)),
-		slog.String("ip", c.ClientIP()),
+		slog.String("ip", clientIP(c)),
 	)
+}
+
+const clientIPKey = "gaia.client_ip"
+
+// resolveClientIP finds the client's address once per request.
+func (a *api) resolveClientIP(c *gin.Context) {
+	c.Set(clientIPKey, a.Proxies.ClientIP(c.Request.RemoteAddr, c.Request.Header.Values("X-Forwarded-For")))
+	c.Next()
+}
+
+// clientIP is the client's address: the TCP peer's, or when that is a
+// trusted proxy the one X-Forwarded-For names.
+func clientIP(c *gin.Context) string { return c.GetString(clientIPKey) }
+
+// securityHeaders are on every response, errors included. The API serves
+// JSON only: nothing of it may be framed, sniffed or run as a page.
+func (a *api) securityHeaders(c *gin.Context) {
+	h := c.Writer.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+	if p := c.Request.URL.Path; strings.HasPrefix(p, "/auth/") || strings.HasPrefix(p, "/oauth/") {
+		// Tokens and credentials: never cached (RFC 6749 §5.1).
+		h.Set("Cache-Control", "no-store")
+		h.Set("Pragma", "no-cache")
+	}
+	if a.HSTS || c.Request.TLS != nil {
+		h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+	}
+	c.Next()
 }
 
 func (a *api) recoverJSON(c *gin.Context) {

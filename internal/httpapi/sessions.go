@@ -45,7 +45,7 @@ func (a *api) refresh(c *gin.Context) {
 // who must still be active.
 func (a *api) renew(c *gin.Context, raw string) (tokenResponse, error) {
 	ctx := c.Request.Context()
-	next, fam, err := a.Sessions.Rotate(ctx, raw, c.ClientIP())
+	next, fam, err := a.Sessions.Rotate(ctx, raw, clientIP(c))
 	if err != nil {
 		return tokenResponse{}, err
 	}
@@ -88,7 +88,7 @@ func (a *api) logout(c *gin.Context) {
 		}
 		// A token that is unknown, another user's or already over has no
 		// session of the caller's to end: logout still succeeds.
-		err = a.Sessions.EndByToken(ctx, user, req.RefreshToken, c.ClientIP())
+		err = a.Sessions.EndByToken(ctx, user, req.RefreshToken, clientIP(c))
 		if err != nil && !errors.Is(err, tokens.ErrInvalidGrant) && !errors.Is(err, tokens.ErrSessionNotFound) {
 			a.fail(c, err)
 			return
@@ -101,7 +101,7 @@ func (a *api) logout(c *gin.Context) {
 // jti goes into the bundle's revocation list.
 func (a *api) revokeAccess(c *gin.Context, claims tokens.Claims, reason string) error {
 	ev := audit.Event{At: a.Now().UTC(), Actor: claims.Type + ":" + claims.Subject, Action: audit.TokenRevoked,
-		Target: "jti:" + claims.ID, IP: c.ClientIP(), Details: map[string]any{"reason": reason}}
+		Target: "jti:" + claims.ID, IP: clientIP(c), Details: map[string]any{"reason": reason}}
 	_, err := a.Revocations.RevokeToken(c.Request.Context(), claims.ID, claims.ExpiresAt, ev)
 	return err
 }
@@ -156,7 +156,7 @@ func (a *api) endSession(c *gin.Context) {
 		a.fail(c, tokens.ErrSessionNotFound)
 		return
 	}
-	if err := a.Sessions.End(c.Request.Context(), identity.Target(user), user, id, c.ClientIP()); err != nil {
+	if err := a.Sessions.End(c.Request.Context(), identity.Target(user), user, id, clientIP(c)); err != nil {
 		a.fail(c, err)
 		return
 	}
