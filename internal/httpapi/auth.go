@@ -96,23 +96,36 @@ func writeTokens(c *gin.Context, resp tokenResponse) {
 }
 
 // authenticate checks a username and password from ip under the login
-// throttle: a locked account name or blocked IP is refused before any
-// password hashing, a wrong password counts towards the next lock, and a
-// right one forgets the account's failures.
+// throttle.
 func (a *api) authenticate(ctx context.Context, username, password, ip string) (identity.User, error) {
+	var user identity.User
+	err := a.throttled(ctx, username, ip, func() error {
+		var err error
+		user, err = a.Users.Authenticate(ctx, username, password, ip)
+		return err
+	})
+	return user, err
+}
+
+// throttled runs check, a password check of username from ip, under the
+// login throttle: a locked account name or blocked IP is refused before
+// check and its password hashing, a wrong password
+// (identity.ErrInvalidCredentials) counts towards the next lock, and a
+// right one forgets the account's failures.
+func (a *api) throttled(ctx context.Context, username, ip string, check func() error) error {
 	if err := a.Throttle.Check(ctx, username, ip); err != nil {
-		return identity.User{}, err
+		return err
 	}
-	user, err := a.Users.Authenticate(ctx, username, password, ip)
+	err := check()
 	switch {
 	case errors.Is(err, identity.ErrInvalidCredentials):
 		if ferr := a.Throttle.Failed(ctx, username, ip); ferr != nil {
-			return identity.User{}, ferr
+			return ferr
 		}
 	case err == nil:
-		err = a.Throttle.Succeeded(ctx, username)
+		return a.Throttle.Succeeded(ctx, username)
 	}
-	return user, err
+	return err
 }
 
 // decodeJSON reads one JSON object from the body into v, answering 400

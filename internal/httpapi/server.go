@@ -91,6 +91,7 @@ func New(d Deps) http.Handler {
 	r.POST("/oauth/revoke", a.oauthRevoke)
 	r.POST("/auth/refresh", a.refresh)
 	r.POST("/auth/logout", a.requireToken, a.logout)
+	r.POST("/auth/password", a.requireToken, a.changePassword)
 	r.GET("/auth/sessions", a.requireToken, a.listSessions)
 	r.DELETE("/auth/sessions/:id", a.requireToken, a.endSession)
 	r.GET("/.well-known/jwks.json", a.jwks)

@@ -65,6 +65,12 @@ type Store interface {
 	// SetUserState reports whether the state changed; no change, no event.
 	SetUserState(ctx context.Context, id uuid.UUID, state State, at time.Time, ev audit.Event) (bool, error)
 	SetPasswordHash(ctx context.Context, id uuid.UUID, hash string, at time.Time, ev audit.Event) error
+	// ChangePassword replaces the password hash as SetPasswordHash does
+	// and, in the same transaction, revokes every session (refresh family)
+	// of the user still open at at except keep (uuid.Nil: none kept). It
+	// returns how many it revoked, which it sets as "sessions_revoked" in
+	// ev.Details (which must not be nil).
+	ChangePassword(ctx context.Context, id uuid.UUID, hash string, at time.Time, keep uuid.UUID, ev audit.Event) (int, error)
 	RecordLogin(ctx context.Context, id uuid.UUID, at time.Time, ev audit.Event) error
 	// RecordLoginUpgradingHash records a successful login (as RecordLogin,
 	// with login) and, in the same transaction, replaces the password hash

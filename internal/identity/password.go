@@ -25,13 +25,6 @@ type Argon2Params struct {
 // of logins does not exhaust the server's memory.
 var DefaultArgon2 = Argon2Params{MemoryKiB: 19 * 1024, Iterations: 2, Parallelism: 1, SaltLen: 16, KeyLen: 32}
 
-// Password length bounds for new passwords. The upper bound keeps hashing
-// cost bounded; login accepts any input and simply fails.
-const (
-	MinPasswordLen = 8
-	MaxPasswordLen = 1024
-)
-
 var errMalformedHash = errors.New("malformed password hash")
 
 // HashPassword returns an argon2id hash in the PHC string format:

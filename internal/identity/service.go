@@ -50,7 +50,7 @@ func (s *Service) Create(ctx context.Context, actor, username, password string, 
 	}
 	var hash string
 	if password != "" {
-		if err := ValidatePassword(password); err != nil {
+		if err := ValidatePassword(display, password); err != nil {
 			return User{}, err
 		}
 		var err error
@@ -246,11 +246,11 @@ func (s *Service) Actor(ctx context.Context, name string) (string, error) {
 
 // SetPassword replaces a user's password.
 func (s *Service) SetPassword(ctx context.Context, actor, username, password string) error {
-	if err := ValidatePassword(password); err != nil {
-		return err
-	}
 	u, err := s.Lookup(ctx, username)
 	if err != nil {
+		return err
+	}
+	if err := ValidatePassword(u.Username, password); err != nil {
 		return err
 	}
 	hash, err := s.hash(ctx, password)
@@ -261,6 +261,45 @@ func (s *Service) SetPassword(ctx context.Context, actor, username, password str
 	ev := audit.Event{At: now, Actor: actor, Action: audit.UserPasswordSet, Target: Target(u.ID),
 		Details: map[string]any{"username": u.Username}}
 	return s.store.SetPasswordHash(ctx, u.ID, hash, now, ev)
+}
+
+// ChangePassword is a user changing their own password: current must be
+// their password (else ErrInvalidCredentials, audited as a failed login),
+// next must pass the policy. Every other session of theirs ends: all but
+// keep (uuid.Nil: none kept). It returns how many ended.
+func (s *Service) ChangePassword(ctx context.Context, id uuid.UUID, current, next string, keep uuid.UUID, ip string) (int, error) {
+	u, err := s.store.UserByID(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	if err := ValidatePassword(u.Username, next); err != nil {
+		return 0, err
+	}
+	usable := u.State == StateActive && CheckHash(u.PasswordHash) == nil
+	hash := s.dummyHash
+	if usable {
+		hash = u.PasswordHash
+	}
+	ok, err := s.verify(ctx, current, hash)
+	if err != nil {
+		return 0, err
+	}
+	now := s.now().UTC()
+	if !ok || !usable {
+		ev := audit.Event{At: now, Actor: Target(u.ID), Action: audit.LoginFailed, Target: Target(u.ID), IP: ip,
+			Details: map[string]any{"username": u.Username, "reason": "password_change_wrong_password"}}
+		if err := s.store.AppendAudit(ctx, ev); err != nil {
+			return 0, err
+		}
+		return 0, ErrInvalidCredentials
+	}
+	newHash, err := s.hash(ctx, next)
+	if err != nil {
+		return 0, err
+	}
+	ev := audit.Event{At: now, Actor: Target(u.ID), Action: audit.UserPasswordChanged, Target: Target(u.ID), IP: ip,
+		Details: map[string]any{"username": u.Username, "sessions_revoked": 0}}
+	return s.store.ChangePassword(ctx, u.ID, newHash, now, keep, ev)
 }
 
 // Target names a user in audit events and actor fields.

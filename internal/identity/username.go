@@ -33,12 +33,3 @@ func ValidateUsername(display string) error {
 	}
 	return nil
 }
-
-// ValidatePassword checks a new password's length.
-func ValidatePassword(password string) error {
-	n := len([]rune(password))
-	if n < MinPasswordLen || n > MaxPasswordLen {
-		return fmt.Errorf("%w: must be %d to %d characters", ErrInvalidPassword, MinPasswordLen, MaxPasswordLen)
-	}
-	return nil
-}

@@ -160,6 +160,16 @@ func (s *Sessions) Revoke(ctx context.Context, raw, ip string) error {
 	return s.end(ctx, "user:"+f.UserID.String(), f.UserID, f.ID, ip, "revocation")
 }
 
+// FamilyOf is the family of raw, spent or not, when it is one of user's
+// that is not revoked; ErrInvalidGrant otherwise.
+func (s *Sessions) FamilyOf(ctx context.Context, user uuid.UUID, raw string) (RefreshFamily, error) {
+	f, err := s.store.RefreshFamilyByToken(ctx, TokenHash(raw))
+	if err == nil && (f.UserID != user || f.RevokedAt != nil) {
+		err = ErrInvalidGrant
+	}
+	return f, err
+}
+
 // End revokes user's family id on behalf of actor (the user, or an
 // administrator); ErrSessionNotFound when it is not an active family of
 // user's.

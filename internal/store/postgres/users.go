@@ -113,6 +113,22 @@ func (s *Store) SetPasswordHash(ctx context.Context, id uuid.UUID, hash string, 
 	return err
 }
 
+// ChangePassword replaces a user's password hash and revokes their other
+// sessions.
+func (s *Store) ChangePassword(ctx context.Context, id uuid.UUID, hash string, at time.Time, keep uuid.UUID, ev audit.Event) (int, error) {
+	revoked := 0
+	_, err := s.updateRow(ctx, usersTable, id, ev, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `
+			UPDATE refresh_families SET revoked_at = $2
+			WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 AND id <> $3`, id, at, keep)
+		revoked = int(tag.RowsAffected())
+		// The event is written after this, and shares its details map.
+		ev.Details["sessions_revoked"] = revoked
+		return err
+	}, updatePasswordHashSQL, id, hash, at)
+	return revoked, err
+}
+
 // RecordLogin stores the time of a successful login.
 func (s *Store) RecordLogin(ctx context.Context, id uuid.UUID, at time.Time, ev audit.Event) error {
 	_, err := s.updateRow(ctx, usersTable, id, ev, nil, `UPDATE users SET last_login_at = $2 WHERE id = $1`, id, at)

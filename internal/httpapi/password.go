@@ -1,0 +1,73 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
+
+	"github.com/gaia-platform/iam/internal/tokens"
+)
+
+type passwordChangeRequest struct {
+	CurrentPassword string `json:"current_password"`
+	NewPassword     string `json:"new_password"`
+	// RefreshToken names the caller's own session, which stays open; an
+	// access token does not say which session it came from.
+	RefreshToken string `json:"refresh_token"`
+}
+
+type passwordChangeResponse struct {
+	SessionsRevoked int        `json:"sessions_revoked"`
+	KeptSession     *uuid.UUID `json:"kept_session"`
+}
+
+// changePassword is a user changing their own password. The current
+// password is checked under the login throttle, as a login would be.
+func (a *api) changePassword(c *gin.Context) {
+	id, ok := a.callerID(c)
+	if !ok {
+		return
+	}
+	var req passwordChangeRequest
+	if !decodeJSON(c, &req) {
+		return
+	}
+	if req.CurrentPassword == "" || req.NewPassword == "" {
+		writeError(c, http.StatusBadRequest, "invalid_request", "current_password and new_password are required")
+		return
+	}
+	ctx := c.Request.Context()
+	user, err := a.Users.ByID(ctx, id)
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	var kept *uuid.UUID
+	if req.RefreshToken != "" {
+		f, err := a.Sessions.FamilyOf(ctx, id, req.RefreshToken)
+		switch {
+		case err == nil:
+			kept = &f.ID
+		case !errors.Is(err, tokens.ErrInvalidGrant):
+			a.fail(c, err)
+			return
+		}
+	}
+	keep := uuid.Nil
+	if kept != nil {
+		keep = *kept
+	}
+	var revoked int
+	err = a.throttled(ctx, user.Username, clientIP(c), func() error {
+		var err error
+		revoked, err = a.Users.ChangePassword(ctx, id, req.CurrentPassword, req.NewPassword, keep, clientIP(c))
+		return err
+	})
+	if err != nil {
+		a.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, passwordChangeResponse{SessionsRevoked: revoked, KeptSession: kept})
+}
