@@ -127,11 +127,11 @@ func TestAuditVerify_ConcurrentWritersMakeOneChain(t *testing.T) {
 func TestAuditTail_FiltersByActorAndType(t *testing.T) {
 	t.Parallel()
 	e := testkit.NewIAM(t)
-	e.WithUser("alice", "alice-password", "Viewer")
-	e.WithUser("bob", "bob-password-1", "Viewer")
+	e.WithUser("alice", "first-viewer-pw", "Viewer")
+	e.WithUser("bob", "second-viewer-pw", "Viewer")
 	srv := e.Serve()
-	srv.Login(t, "alice", "alice-password")
-	srv.Login(t, "bob", "bob-password-1")
+	srv.Login(t, "alice", "first-viewer-pw")
+	srv.Login(t, "bob", "second-viewer-pw")
 	srv.Login(t, "alice", "wrong-password")
 	srv.Stop()
 
@@ -197,7 +197,7 @@ func TestAuditTail_FollowPrintsNewEventsUntilInterrupted(t *testing.T) {
 // busy gives e an audit trail of every kind a CLI writes.
 func busy(e *testkit.IAM) {
 	e.Must("", "seed", "--file", testkit.ExampleSeed)
-	e.Must("carol-password\n", "user", "create", "carol", "--password-stdin", "--role", "Viewer")
+	e.Must("third-viewer-pw\n", "user", "create", "carol", "--password-stdin", "--role", "Viewer")
 	e.Must("", "user", "add-role", "carol", "Analyst")
 	e.Must("", "role", "revoke", "Analyst", "inventory.read")
 	e.Must("", "role", "grant", "Viewer", "analytics.report.view")

@@ -45,7 +45,15 @@ func TestUserCreate_RefusesPasswordWithoutStdinOrTerminal(t *testing.T) {
 	t.Parallel()
 	e := testkit.NewIAM(t)
 	assertFails(t, e.Run("", "user", "create", "carol"), "--password-stdin")
-	assertFails(t, e.Run("short\n", "user", "create", "carol", "--password-stdin"), "8 to 1024")
+	assertFails(t, e.Run("short\n", "user", "create", "carol", "--password-stdin"), "12 to 1024")
+	// Twelve characters, some of them two bytes long: too short at 11.
+	assertFails(t, e.Run("ééééééééééé\n", "user", "create", "carol", "--password-stdin"), "12 to 1024")
+	assertFails(t, e.Run("my name is CAROL!\n", "user", "create", "carol", "--password-stdin"), "must not contain the username")
+	r := e.Run("QwertyUiop123\n", "user", "create", "carol", "--password-stdin")
+	assertFails(t, r, "commonly used")
+	if strings.Contains(strings.ToLower(r.Stderr), "qwertyuiop123") {
+		t.Errorf("the error repeats the password: %s", r.Stderr)
+	}
 	assertFails(t, e.Run("long enough pw\n", "user", "create", "carol", "--password-stdin", "--role", "Nope"), `unknown role: "Nope"`)
 	assertFails(t, e.Run("long enough pw\n", "user", "create", "bad name", "--password-stdin"), "invalid username")
 	if out := e.Must("", "user", "list"); strings.Contains(out, "carol") {
@@ -300,4 +308,19 @@ func writeFile(t *testing.T, name, content string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+func TestPasswordPolicy_AppliesToSuperuserAndSetPassword(t *testing.T) {
+	t.Parallel()
+	e := testkit.NewIAM(t)
+	assertFails(t, e.Run("Root-Password-42\n", "createsuperuser", "--username", "root", "--password-stdin"), "must not contain the username")
+	assertFails(t, e.Run("administrator\n", "createsuperuser", "--username", "root", "--password-stdin"), "commonly used")
+	e.Must("s3cret-admin-pw\n", "createsuperuser", "--username", "root", "--password-stdin")
+	assertFails(t, e.Run("eleven char\n", "user", "set-password", "root", "--password-stdin"), "12 to 1024")
+	assertFails(t, e.Run("I am ROOT, hello\n", "user", "set-password", "root", "--password-stdin"), "must not contain the username")
+	assertFails(t, e.Run("password1234\n", "user", "set-password", "root", "--password-stdin"), "commonly used")
+	e.Must("another-admin-pw\n", "user", "set-password", "root", "--password-stdin")
+	srv := e.Serve()
+	testkit.AssertError(t, srv.Login(t, "root", "s3cret-admin-pw"), http.StatusUnauthorized, "invalid_credentials")
+	srv.Token(t, "root", "another-admin-pw")
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
+	"github.com/gaia-platform/iam/internal/identity"
 	"github.com/gaia-platform/iam/internal/tokens"
 )
 
@@ -65,7 +66,13 @@ func (a *api) changePassword(c *gin.Context) {
 		revoked, err = a.Users.ChangePassword(ctx, id, req.CurrentPassword, req.NewPassword, keep, clientIP(c))
 		return err
 	})
-	if err != nil {
+	switch {
+	case errors.Is(err, identity.ErrInvalidCredentials):
+		// 403, not 401: the bearer token is fine, and a client must not
+		// take this for a reason to refresh it.
+		writeError(c, http.StatusForbidden, "invalid_credentials", "the current password is wrong")
+		return
+	case err != nil:
 		a.fail(c, err)
 		return
 	}

@@ -123,7 +123,7 @@ func (a *api) callerID(c *gin.Context) (uuid.UUID, bool) {
 	claims := c.MustGet(claimsKey).(tokens.Claims)
 	id, err := uuid.Parse(claims.Subject)
 	if claims.Type != tokens.TypeUser || err != nil {
-		writeError(c, http.StatusForbidden, "forbidden", "sessions belong to users; this is not a user's token")
+		writeError(c, http.StatusForbidden, "forbidden", "this endpoint is for users; this is not a user's token")
 		return uuid.Nil, false
 	}
 	return id, true
