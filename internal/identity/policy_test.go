@@ -20,7 +20,7 @@ func TestValidatePassword_Rules(t *testing.T) {
 		{"carol", "carolcarolcarol", "must not contain the username"},
 		{"carol", "my name is CAROL!", "must not contain the username"},
 		{"Ｃarol", "my name is carol!", "must not contain the username"}, // full-width C folds to c
-		{"al", "al-is-a-short-name", ""},                                 // too short a name to forbid
+		{"al", "al-is-a-short-name", ""},                                // too short a name to forbid
 		{"carol", "qwertyuiop123", "commonly used"},
 		{"carol", "QWERTYUIOP123", "commonly used"},
 		{"carol", "Administrator", "commonly used"},
