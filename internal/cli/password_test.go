@@ -17,12 +17,18 @@ func changePassword(t *testing.T, srv *testkit.Server, access string, fields map
 	return srv.Do(t, http.MethodPost, "/auth/password", string(body), "Content-Type", "application/json", "Authorization", "Bearer "+access)
 }
 
+// twoSessions serves an installation where alice has logged in twice.
+func twoSessions(t *testing.T) (e *testkit.IAM, srv *testkit.Server, mine, other pair) {
+	t.Helper()
+	e = testkit.NewIAM(t)
+	e.WithUser("alice", alicePassword, "Viewer")
+	srv = e.Serve()
+	return e, srv, loginPair(t, srv, "alice", alicePassword), loginPair(t, srv, "alice", alicePassword)
+}
+
 func TestPasswordChange_KeepsTheCallersSessionAndEndsTheOthers(t *testing.T) {
 	t.Parallel()
-	e := testkit.NewIAM(t)
-	e.WithUser("alice", alicePassword, "Viewer")
-	srv := e.Serve()
-	mine, other := loginPair(t, srv, "alice", alicePassword), loginPair(t, srv, "alice", alicePassword)
+	e, srv, mine, other := twoSessions(t)
 
 	r := changePassword(t, srv, mine.Access, map[string]string{
 		"current_password": alicePassword, "new_password": newAlicePassword, "refresh_token": mine.Refresh})
@@ -52,10 +58,7 @@ func TestPasswordChange_KeepsTheCallersSessionAndEndsTheOthers(t *testing.T) {
 
 func TestPasswordChange_WithoutARefreshTokenEndsEverySession(t *testing.T) {
 	t.Parallel()
-	e := testkit.NewIAM(t)
-	e.WithUser("alice", alicePassword, "Viewer")
-	srv := e.Serve()
-	mine, other := loginPair(t, srv, "alice", alicePassword), loginPair(t, srv, "alice", alicePassword)
+	_, srv, mine, other := twoSessions(t)
 	r := changePassword(t, srv, mine.Access, map[string]string{"current_password": alicePassword, "new_password": newAlicePassword})
 	if body := r.JSON(t); r.Status != http.StatusOK || body["sessions_revoked"] != 2.0 || body["kept_session"] != nil {
 		t.Fatalf("POST /auth/password: %d %s, want both sessions revoked", r.Status, r.Body)
