@@ -18,7 +18,7 @@ import (
 	"github.com/gaia-platform/iam/internal/testkit"
 )
 
-const rootPassword = "root password of some length"
+const rootPassword = "admin passphrase of some length"
 
 // adminIAM is an installation with the example roles, a superuser root
 // and alice, an Analyst, served.
@@ -205,6 +205,8 @@ func TestAdmin_Users(t *testing.T) {
 		{`{"username":"BOB","password":"` + alicePassword + `"}`, "conflict", http.StatusConflict},
 		{`{"username":"","password":"` + alicePassword + `"}`, "invalid_request", http.StatusBadRequest},
 		{`{"username":"carol","password":"short"}`, "invalid_request", http.StatusBadRequest},
+		{`{"username":"carol","password":"carol-likes-long-passwords"}`, "invalid_request", http.StatusBadRequest},
+		{`{"username":"carol","password":"qwertyuiop123"}`, "invalid_request", http.StatusBadRequest},
 		{`{"username":"carol","roles":["Nobody"]}`, "invalid_request", http.StatusBadRequest},
 		{`{"username":"carol","roles":"Viewer"}`, "invalid_request", http.StatusBadRequest},
 		{`not json`, "invalid_request", http.StatusBadRequest},
