@@ -71,7 +71,7 @@ func TestPasswordChange_WithoutARefreshTokenEndsEverySession(t *testing.T) {
 func TestPasswordChange_Refusals(t *testing.T) {
 	t.Parallel()
 	e := testkit.NewIAM(t)
-	e.Clock = testkit.NewClock(time.Now())
+	e.Clock = testkit.NewClock()
 	e.WithUser("alice", alicePassword, "Viewer")
 	srv := e.Serve()
 	access := srv.Token(t, "alice", alicePassword)

@@ -40,7 +40,7 @@ func assertThrottled(t *testing.T, r testkit.Response, want time.Duration) {
 func newThrottledIAM(t *testing.T) (*testkit.IAM, *testkit.Clock) {
 	t.Helper()
 	e := testkit.NewIAM(t)
-	clock := testkit.NewClock(time.Now())
+	clock := testkit.NewClock()
 	e.Clock = clock
 	e.WithUser("alice", alicePassword, "Viewer")
 	return e, clock
