@@ -87,11 +87,9 @@ func (a *api) tokens(s tokens.Subject, refresh string) (tokenResponse, error) {
 		ExpiresIn: int64(a.Issuer.TTL() / time.Second), RefreshToken: refresh}, nil
 }
 
-// writeTokens answers a token response, which no cache may keep
-// (RFC 6749 §5.1).
+// writeTokens answers a token response. It is served under /auth/ or
+// /oauth/, where securityHeaders forbids caching (RFC 6749 §5.1).
 func writeTokens(c *gin.Context, resp tokenResponse) {
-	c.Header("Cache-Control", "no-store")
-	c.Header("Pragma", "no-cache")
 	c.JSON(http.StatusOK, resp)
 }
 

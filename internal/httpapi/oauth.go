@@ -195,7 +195,6 @@ func (a *api) answerOAuth(c *gin.Context, resp tokenResponse, err error) {
 // token_type_hint is ignored: the two kinds cannot be mistaken for each
 // other.
 func (a *api) oauthRevoke(c *gin.Context) {
-	c.Header("Cache-Control", "no-store")
 	form, ok := a.tokenForm(c)
 	if !ok || !a.optionalClient(c, form) {
 		return
