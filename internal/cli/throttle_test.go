@@ -218,3 +218,15 @@ func TestSecurityCLI_UnblockLiftsTheLockAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// Any name may be sent and is counted: one longer than an index holds,
+// or with a NUL byte, is stored bounded and printable, not a 500.
+func TestThrottle_UnstorableNamesAreCountedToo(t *testing.T) {
+	t.Parallel()
+	e, _ := newThrottledIAM(t)
+	srv := e.Serve()
+	for _, name := range []string{strings.Repeat("ŋ", 20000), "mallory\x00"} {
+		failLogins(t, srv, 5, name)
+		assertThrottled(t, srv.Login(t, name, alicePassword), time.Minute)
+	}
+}

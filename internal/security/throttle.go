@@ -52,7 +52,7 @@ type Block struct {
 
 // Failure is one failed password check.
 type Failure struct {
-	UserKey string // the username's lookup key (identity.NormalizeUsername)
+	UserKey string // the account name as userKey stores it
 	IP      string
 	At      time.Time
 }
@@ -86,10 +86,11 @@ func (p Policy) CountFrom(prev *Block, at time.Time) time.Time {
 
 // Lock decides whether failures (counted from CountFrom, the new one
 // included) lock the subject of kind k at at, and if so the lock. A subject
-// still locked is not locked again. Stores call it inside the failure's
+// still locked is not locked again; a limit of 0 (the zero Policy) never
+// locks. Stores call it inside the failure's
 // transaction, so both stores follow one rule.
 func (p Policy) Lock(k Kind, subject string, failures int, prev *Block, at time.Time) (Block, bool) {
-	if failures < p.Max(k) || (prev != nil && prev.Until.After(at)) {
+	if p.Max(k) <= 0 || failures < p.Max(k) || (prev != nil && prev.Until.After(at)) {
 		return Block{}, false
 	}
 	streak := 1
@@ -168,7 +169,7 @@ func NewThrottle(store Store, policy Policy, now func() time.Time) *Throttle {
 // Check returns *Throttled when username or ip is locked. It costs one
 // query and no password hashing.
 func (t *Throttle) Check(ctx context.Context, username, ip string) error {
-	_, key := identity.NormalizeUsername(username)
+	key := userKey(username)
 	now := t.now().UTC()
 	until, err := t.store.LoginBlockedUntil(ctx, key, ip, now)
 	if err != nil || until.IsZero() {
@@ -181,15 +182,14 @@ func (t *Throttle) Check(ctx context.Context, username, ip string) error {
 
 // Failed records a failed password check of username from ip.
 func (t *Throttle) Failed(ctx context.Context, username, ip string) error {
-	_, key := identity.NormalizeUsername(username)
+	key := userKey(username)
 	_, err := t.store.RecordLoginFailure(ctx, Failure{UserKey: key, IP: ip, At: t.now().UTC()}, t.policy)
 	return err
 }
 
 // Succeeded forgets username's failures after a successful login.
 func (t *Throttle) Succeeded(ctx context.Context, username string) error {
-	_, key := identity.NormalizeUsername(username)
-	return t.store.ClearLoginFailures(ctx, key)
+	return t.store.ClearLoginFailures(ctx, userKey(username))
 }
 
 // Unblock ends the lock on an account name (KindUser, any spelling of the
@@ -198,12 +198,20 @@ func (t *Throttle) Succeeded(ctx context.Context, username string) error {
 func (t *Throttle) Unblock(ctx context.Context, actor string, k Kind, subject string) (bool, error) {
 	target := "ip:" + subject
 	if k == KindUser {
-		_, subject = identity.NormalizeUsername(subject)
+		subject = userKey(subject)
 		target = "username:" + subject
 	}
 	ev := audit.Event{At: t.now().UTC(), Actor: actor, Action: audit.SecurityUnblocked, Target: target,
 		Details: map[string]any{"kind": string(k)}}
 	return t.store.Unblock(ctx, k, subject, ev)
+}
+
+// userKey is the subject of an account name: its lookup key, made
+// storable and bounded whatever was sent, since an unknown name is
+// counted too.
+func userKey(username string) string {
+	_, key := identity.NormalizeUsername(username)
+	return identity.RecordableName(key)
 }
 
 // Blocks lists the active locks.

@@ -1,6 +1,7 @@
 package security
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -36,5 +37,19 @@ func TestPolicyLock_LengthDoublesToTheCap(t *testing.T) {
 	active := &Block{Kind: KindUser, Subject: "alice", Since: t0, Until: t0.Add(time.Minute), Streak: 1}
 	if _, ok := p.Lock(KindUser, "alice", 9, active, t0.Add(time.Second)); ok {
 		t.Error("a locked account was locked again")
+	}
+}
+
+func TestUserKey_FoldedStorableAndBounded(t *testing.T) {
+	for _, tc := range []struct{ name, want string }{
+		{"Alice", "alice"},
+		{"  ＡＬＩＣＥ ", "alice"},
+		{"mal\x00lory", "mal\uFFFDlory"},
+		{"bad\xffutf8", "bad\uFFFDutf8"},
+		{strings.Repeat("x", 10000), strings.Repeat("x", 150)},
+	} {
+		if got := userKey(tc.name); got != tc.want {
+			t.Errorf("userKey(%q) = %q, want %q", tc.name, got, tc.want)
+		}
 	}
 }
