@@ -40,7 +40,7 @@ func (a *api) uploadDecisionLogs(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	receipt, err := a.DecisionLogs.Upload(ctx, client, c.Request.Body, c.GetHeader("Content-Encoding"), c.ClientIP())
+	receipt, err := a.DecisionLogs.Upload(ctx, client, c.Request.Body, c.GetHeader("Content-Encoding"), clientIP(c))
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
