@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -114,7 +112,7 @@ func (s *Service) Authenticate(ctx context.Context, username, password, ip strin
 	}
 	if reason != "" {
 		ev := audit.Event{At: now, Actor: "anonymous", Action: audit.LoginFailed, IP: ip,
-			Details: map[string]any{"username": RecordableName(display), "reason": reason}}
+			Details: map[string]any{"username": audit.Recordable(display, MaxUsernameLen), "reason": reason}}
 		if found {
 			ev.Target = Target(u.ID)
 		}
@@ -304,18 +302,6 @@ func (s *Service) ChangePassword(ctx context.Context, id uuid.UUID, current, nex
 
 // Target names a user in audit events and actor fields.
 func Target(id uuid.UUID) string { return "user:" + id.String() }
-
-// RecordableName is an attempted username as the audit trail and the
-// login throttle record it: truncated, with control characters and invalid
-// UTF-8 replaced by U+FFFD, so that whatever was sent can be recorded.
-func RecordableName(display string) string {
-	return truncate(strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return utf8.RuneError
-		}
-		return r
-	}, display), MaxUsernameLen)
-}
 
 func truncate(s string, n int) string {
 	r := []rune(s)

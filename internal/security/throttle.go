@@ -211,7 +211,7 @@ func (t *Throttle) Unblock(ctx context.Context, actor string, k Kind, subject st
 // counted too.
 func userKey(username string) string {
 	_, key := identity.NormalizeUsername(username)
-	return identity.RecordableName(key)
+	return audit.Recordable(key, identity.MaxUsernameLen)
 }
 
 // Blocks lists the active locks.

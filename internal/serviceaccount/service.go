@@ -121,7 +121,7 @@ func (s *Service) Authenticate(ctx context.Context, clientID, secret, ip string)
 	now := s.now().UTC()
 	if reason != "" {
 		ev := audit.Event{At: now, Actor: "anonymous", Action: audit.ClientAuthFailed, IP: ip,
-			Details: map[string]any{"client_id": truncate(clientID, 64), "reason": reason}}
+			Details: map[string]any{"client_id": audit.Recordable(clientID, 64), "reason": reason}}
 		if a.ID != uuid.Nil {
 			ev.Target = Target(a.ID)
 		}
@@ -168,14 +168,6 @@ func (s *Service) check(ctx context.Context, clientID, secret string) (Account, 
 		return a, "account_" + string(a.State), nil
 	}
 	return a, "", nil
-}
-
-func truncate(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n])
 }
 
 func nonNil(s []string) []string {
