@@ -25,15 +25,20 @@ const auditChainLock int64 = 0x6761696161756474 // "gaiaaudt"
 // batch run in order, and under READ COMMITTED the head read sees every
 // row committed before the lock was granted.
 func insertAudit(ctx context.Context, tx pgx.Tx, ev audit.Event) error {
+	return appendAudit(ctx, tx, &pgx.Batch{}, ev)
+}
+
+// appendAudit is insertAudit after the statements already queued in batch,
+// sent in the same round trip.
+func appendAudit(ctx context.Context, tx pgx.Tx, batch *pgx.Batch, ev audit.Event) error {
 	var prev *string
 	e := audit.Stored{Event: ev}
 	e.At = audit.Truncate(ev.At)
-	batch := &pgx.Batch{}
 	batch.Queue(`SELECT pg_advisory_xact_lock($1)`, auditChainLock)
 	batch.Queue(`SELECT (SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1), nextval('audit_events_id_seq')`).
 		QueryRow(func(row pgx.Row) error { return row.Scan(&prev, &e.ID) })
 	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
-		return fmt.Errorf("read audit chain head: %w", err)
+		return fmt.Errorf("append audit event: %w", err)
 	}
 	prevHash := deref(prev)
 	hash, err := audit.ChainHash(prevHash, e)

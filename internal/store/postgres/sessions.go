@@ -26,21 +26,18 @@ func scanFamily(row pgx.Row, extra ...any) (tokens.RefreshFamily, error) {
 // CreateRefreshFamily stores a new family with its first token.
 func (s *Store) CreateRefreshFamily(ctx context.Context, f tokens.RefreshFamily, tokenHash string, ev audit.Event) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `
+		b := &pgx.Batch{}
+		b.Queue(`
 			INSERT INTO refresh_families (id, user_id, created_at, last_used_at, expires_at) VALUES ($1, $2, $3, $4, $5)`,
-			f.ID, f.UserID, f.CreatedAt, f.LastUsedAt, f.ExpiresAt); err != nil {
-			return err
-		}
-		if err := insertRefreshToken(ctx, tx, tokenHash, f.ID, f.CreatedAt); err != nil {
-			return err
-		}
-		return insertAudit(ctx, tx, ev)
+			f.ID, f.UserID, f.CreatedAt, f.LastUsedAt, f.ExpiresAt)
+		queueRefreshToken(b, tokenHash, f.ID, f.CreatedAt)
+		return appendAudit(ctx, tx, b, ev)
 	})
 }
 
-func insertRefreshToken(ctx context.Context, tx pgx.Tx, hash string, family uuid.UUID, at time.Time) error {
-	_, err := tx.Exec(ctx, `INSERT INTO refresh_tokens (hash, family_id, created_at) VALUES ($1, $2, $3)`, hash, family, at)
-	return err
+// queueRefreshToken queues storing a token of family in b.
+func queueRefreshToken(b *pgx.Batch, hash string, family uuid.UUID, at time.Time) {
+	b.Queue(`INSERT INTO refresh_tokens (hash, family_id, created_at) VALUES ($1, $2, $3)`, hash, family, at)
 }
 
 // RotateRefreshToken spends a token and stores its successor. The family
@@ -83,14 +80,11 @@ func (s *Store) RotateRefreshToken(ctx context.Context, r tokens.RefreshRotation
 			}
 			return insertAudit(ctx, tx, r.Event(f, verdict))
 		}
-		if err := insertRefreshToken(ctx, tx, r.Next, f.ID, r.At); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE refresh_families SET last_used_at = $2 WHERE id = $1`, f.ID, r.At); err != nil {
-			return err
-		}
 		f.LastUsedAt = r.At
-		return insertAudit(ctx, tx, r.Event(f, verdict))
+		b := &pgx.Batch{}
+		queueRefreshToken(b, r.Next, f.ID, r.At)
+		b.Queue(`UPDATE refresh_families SET last_used_at = $2 WHERE id = $1`, f.ID, r.At)
+		return appendAudit(ctx, tx, b, r.Event(f, verdict))
 	})
 	return refreshOutcome(f, verdict, err)
 }
