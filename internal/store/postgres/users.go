@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/gaia-platform/iam/internal/audit"
 	"github.com/gaia-platform/iam/internal/authz"
@@ -129,10 +130,20 @@ func (s *Store) ChangePassword(ctx context.Context, id uuid.UUID, hash string, a
 	return revoked, err
 }
 
-// RecordLogin stores the time of a successful login.
+// RecordLogin stores the time of a successful login. Like AppendAudit it
+// records an attempt, so it commits without waiting for the WAL flush.
 func (s *Store) RecordLogin(ctx context.Context, id uuid.UUID, at time.Time, ev audit.Event) error {
-	_, err := s.updateRow(ctx, usersTable, id, ev, nil, `UPDATE users SET last_login_at = $2 WHERE id = $1`, id, at)
-	return err
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		b.Queue(`SET LOCAL synchronous_commit = off`)
+		b.Queue(`UPDATE users SET last_login_at = $2 WHERE id = $1`, id, at).Exec(func(tag pgconn.CommandTag) error {
+			if tag.RowsAffected() == 0 {
+				return identity.ErrUserNotFound
+			}
+			return nil
+		})
+		return appendAudit(ctx, tx, b, ev)
+	})
 }
 
 // RecordLoginUpgradingHash records a login and, when the stored hash is
