@@ -194,13 +194,14 @@ type Server struct {
 	stop func()
 }
 
-// Serve starts `iam serve` on a free port, with the test signing key unless
-// extra names another, and waits until it is ready. It stops when the test
-// ends, or earlier with Stop.
+// Serve starts `iam serve` on a port the kernel picks, with the test
+// signing key unless extra names another, and waits until it is ready. It
+// stops when the test ends, or earlier with Stop. The server binds the
+// port itself and the harness reads it from the "listening" log line, so
+// parallel tests cannot race for a port.
 func (e *IAM) Serve(extra ...string) *Server {
 	e.t.Helper()
-	addr := FreeAddr(e.t)
-	args := append([]string{"--database-url", e.DatabaseURL, "serve", "--http-addr", addr}, extra...)
+	args := append([]string{"--database-url", e.DatabaseURL, "serve", "--http-addr", "127.0.0.1:0"}, extra...)
 	if !hasFlag(extra, "--signing-key-file") {
 		args = append(args, "--signing-key-file", e.KeyFile)
 	}
@@ -209,7 +210,7 @@ func (e *IAM) Serve(extra ...string) *Server {
 	done := make(chan int, 1)
 	go func() { done <- cli.Run(ctx, args, e.io(strings.NewReader(""), io.Discard, logs)) }()
 	var once sync.Once
-	s := &Server{URL: "http://" + addr, Logs: logs}
+	s := &Server{Logs: logs}
 	s.stop = func() {
 		once.Do(func() {
 			cancel()
@@ -221,11 +222,18 @@ func (e *IAM) Serve(extra ...string) *Server {
 	e.t.Cleanup(s.stop)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get(s.URL + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return s
+		if s.URL == "" {
+			if addr := listeningAddr(logs.String()); addr != "" {
+				s.URL = "http://" + addr
+			}
+		}
+		if s.URL != "" {
+			resp, err := http.Get(s.URL + "/readyz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					return s
+				}
 			}
 		}
 		select {
@@ -237,6 +245,17 @@ func (e *IAM) Serve(extra ...string) *Server {
 			e.t.Fatalf("iam serve not ready after 30s: %s", logs.String())
 		}
 	}
+}
+
+// listeningAddr finds the address in the server's "listening" log line.
+func listeningAddr(logs string) string {
+	for _, line := range strings.Split(logs, "\n") {
+		var rec struct{ Msg, Addr string }
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "listening" {
+			return rec.Addr
+		}
+	}
+	return ""
 }
 
 // Stop shuts the server down gracefully and waits for it.
