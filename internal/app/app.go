@@ -267,16 +267,22 @@ func (a *App) Serve(ctx context.Context, cfg config.Config) error {
 	// the caller closes the database under it.
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("IAM_HTTP_ADDR: %w", err)
+	}
+	defer ln.Close()
+	if cfg.PublicURL == "http://"+cfg.HTTPAddr {
+		// The default public URL names the port bound, also when the
+		// kernel picked it (IAM_HTTP_ADDR=127.0.0.1:0).
+		cfg.PublicURL = "http://" + ln.Addr().String()
+	}
 	h, bundles, err := a.handler(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	pruning := a.DecisionLogs(cfg.DecisionLogs).KeepPruning(ctx, a.Log)
 	defer func() { stop(); <-bundles.Done(); <-pruning }()
-	ln, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("IAM_HTTP_ADDR: %w", err)
-	}
 	t := cfg.HTTPTimeouts
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: t.ReadHeader, ReadTimeout: t.Read,
 		WriteTimeout: t.Write, IdleTimeout: t.Idle, MaxHeaderBytes: 64 << 10}
