@@ -98,13 +98,27 @@ func (s *Store) RemoveUserRole(ctx context.Context, user uuid.UUID, role string,
 
 // UserGrants returns a user's roles and the union of their permissions.
 func (s *Store) UserGrants(ctx context.Context, user uuid.UUID) (authz.Grants, error) {
+	return s.grants(ctx, userRoles, user)
+}
+
+// roleLink is a table that gives roles to subjects of one kind.
+type roleLink struct{ table, subject string }
+
+var (
+	userRoles           = roleLink{"user_roles", "user_id"}
+	serviceAccountRoles = roleLink{"service_account_roles", "service_account_id"}
+)
+
+// grants returns the roles link gives id and the union of their
+// permissions, in one statement.
+func (s *Store) grants(ctx context.Context, link roleLink, id uuid.UUID) (authz.Grants, error) {
 	var g authz.Grants
 	err := s.pool.QueryRow(ctx, `
 		SELECT
-		  COALESCE((SELECT array_agg(role_name ORDER BY role_name COLLATE "C") FROM user_roles WHERE user_id = $1), '{}'),
+		  COALESCE((SELECT array_agg(role_name ORDER BY role_name COLLATE "C") FROM `+link.table+` WHERE `+link.subject+` = $1), '{}'),
 		  COALESCE((SELECT array_agg(DISTINCT rp.permission_code COLLATE "C" ORDER BY rp.permission_code COLLATE "C")
-		            FROM user_roles ur JOIN role_permissions rp ON rp.role_name = ur.role_name
-		            WHERE ur.user_id = $1), '{}')`, user).Scan(&g.Roles, &g.Permissions)
+		            FROM `+link.table+` l JOIN role_permissions rp ON rp.role_name = l.role_name
+		            WHERE l.`+link.subject+` = $1), '{}')`, id).Scan(&g.Roles, &g.Permissions)
 	return g, err
 }
 

@@ -99,14 +99,7 @@ func (s *Store) DisableServiceAccount(ctx context.Context, id uuid.UUID, at time
 // ServiceAccountGrants returns an account's roles and the union of their
 // permissions.
 func (s *Store) ServiceAccountGrants(ctx context.Context, id uuid.UUID) (authz.Grants, error) {
-	var g authz.Grants
-	err := s.pool.QueryRow(ctx, `
-		SELECT
-		  COALESCE((SELECT array_agg(role_name ORDER BY role_name COLLATE "C") FROM service_account_roles WHERE service_account_id = $1), '{}'),
-		  COALESCE((SELECT array_agg(DISTINCT rp.permission_code COLLATE "C" ORDER BY rp.permission_code COLLATE "C")
-		            FROM service_account_roles sr JOIN role_permissions rp ON rp.role_name = sr.role_name
-		            WHERE sr.service_account_id = $1), '{}')`, id).Scan(&g.Roles, &g.Permissions)
-	return g, err
+	return s.grants(ctx, serviceAccountRoles, id)
 }
 
 const pepperSecret = "client_secret_pepper"

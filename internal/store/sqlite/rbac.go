@@ -120,17 +120,31 @@ func (s *Store) RemoveUserRole(ctx context.Context, user uuid.UUID, role string,
 // UserGrants returns a user's roles and the union of their permissions,
 // both read from one snapshot.
 func (s *Store) UserGrants(ctx context.Context, user uuid.UUID) (authz.Grants, error) {
+	return s.grants(ctx, userRoles, user)
+}
+
+// roleLink is a table that gives roles to subjects of one kind.
+type roleLink struct{ table, subject string }
+
+var (
+	userRoles           = roleLink{"user_roles", "user_id"}
+	serviceAccountRoles = roleLink{"service_account_roles", "service_account_id"}
+)
+
+// grants returns the roles link gives id and the union of their
+// permissions, both read from one snapshot.
+func (s *Store) grants(ctx context.Context, link roleLink, id uuid.UUID) (authz.Grants, error) {
 	var g authz.Grants
 	err := s.readTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		g.Roles, err = queryStrings(ctx, tx, `SELECT role_name FROM user_roles WHERE user_id = ? ORDER BY role_name`, user.String())
+		g.Roles, err = queryStrings(ctx, tx, `SELECT role_name FROM `+link.table+` WHERE `+link.subject+` = ? ORDER BY role_name`, id.String())
 		if err != nil {
 			return err
 		}
 		g.Permissions, err = queryStrings(ctx, tx, `
 			SELECT DISTINCT rp.permission_code
-			FROM user_roles ur JOIN role_permissions rp ON rp.role_name = ur.role_name
-			WHERE ur.user_id = ? ORDER BY rp.permission_code`, user.String())
+			FROM `+link.table+` l JOIN role_permissions rp ON rp.role_name = l.role_name
+			WHERE l.`+link.subject+` = ? ORDER BY rp.permission_code`, id.String())
 		return err
 	})
 	if err != nil {

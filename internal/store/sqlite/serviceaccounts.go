@@ -107,23 +107,7 @@ func (s *Store) DisableServiceAccount(ctx context.Context, id uuid.UUID, at time
 // ServiceAccountGrants returns an account's roles and the union of their
 // permissions, both read from one snapshot.
 func (s *Store) ServiceAccountGrants(ctx context.Context, id uuid.UUID) (authz.Grants, error) {
-	var g authz.Grants
-	err := s.readTx(ctx, func(tx *sql.Tx) error {
-		var err error
-		g.Roles, err = queryStrings(ctx, tx, `SELECT role_name FROM service_account_roles WHERE service_account_id = ? ORDER BY role_name`, id.String())
-		if err != nil {
-			return err
-		}
-		g.Permissions, err = queryStrings(ctx, tx, `
-			SELECT DISTINCT rp.permission_code
-			FROM service_account_roles sr JOIN role_permissions rp ON rp.role_name = sr.role_name
-			WHERE sr.service_account_id = ? ORDER BY rp.permission_code`, id.String())
-		return err
-	})
-	if err != nil {
-		return authz.Grants{}, err
-	}
-	return g, nil
+	return s.grants(ctx, serviceAccountRoles, id)
 }
 
 const pepperSecret = "client_secret_pepper"
