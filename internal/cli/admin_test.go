@@ -105,6 +105,44 @@ func TestAdmin_EveryRouteRefusesNonAdminsAndAdmitsAdmins(t *testing.T) {
 	}
 }
 
+// Text PostgreSQL cannot store (a NUL, bytes that are not UTF-8) is a
+// 400 wherever a request carries it, never a 500 from the store.
+func TestAdmin_TextThatCannotBeStoredIsABadRequest(t *testing.T) {
+	t.Parallel()
+	e, srv := adminIAM(t)
+	root := srv.Token(t, "root", rootPassword)
+	for _, r := range adminRoutes() {
+		for _, bad := range []string{"%F9", "a%00b"} {
+			if strings.Contains(r.Path, "00000000-0000-4000-8000-000000000000") {
+				path := strings.ReplaceAll(r.Path, "00000000-0000-4000-8000-000000000000", bad)
+				t.Run(r.Method+" "+path, func(t *testing.T) {
+					testkit.AssertError(t, srv.Do(t, r.Method, path, "{}", "Authorization", "Bearer "+root), http.StatusBadRequest, "invalid_request")
+				})
+			}
+			t.Run(r.Method+" "+r.Path+"?search="+bad, func(t *testing.T) {
+				testkit.AssertError(t, srv.Do(t, r.Method, r.Path+"?search="+bad, "{}", "Authorization", "Bearer "+root), http.StatusBadRequest, "invalid_request")
+			})
+		}
+	}
+	for path, body := range map[string]string{
+		"/users":            `{"username":"bob\u0000","password":"` + alicePassword + `"}`,
+		"/roles":            `{"name":"Ops","description":"on\u0000call"}`,
+		"/permissions":      `{"code":"ops.page","description":"x\u0000"}`,
+		"/service-accounts": `{"name":"billing","roles":["Viewer\u0000"]}`,
+		"/revocations":      `{"jti":"\u0000"}`,
+	} {
+		t.Run("POST "+path, func(t *testing.T) {
+			testkit.AssertError(t, admin(t, srv, root, http.MethodPost, path, body), http.StatusBadRequest, "invalid_request")
+		})
+	}
+	// Nothing was created.
+	for _, cmd := range [][]string{{"user", "list"}, {"role", "list"}, {"service", "list"}} {
+		if out := e.Must("", cmd...); strings.Contains(out, "bob") || strings.Contains(out, "Ops") || strings.Contains(out, "billing") {
+			t.Fatalf("iam %s after refused requests:\n%s", strings.Join(cmd, " "), out)
+		}
+	}
+}
+
 func TestAdmin_RevokedTokenAndWithdrawnPermissionAreRefusedAtTheNextBundle(t *testing.T) {
 	t.Parallel()
 	e, srv := adminIAM(t)

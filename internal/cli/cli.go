@@ -62,6 +62,15 @@ func newRoot(stdio IO) *cobra.Command {
 	root.AddCommand(c.serveCmd(), c.migrateCmd(), c.createSuperuserCmd(), c.seedCmd(),
 		c.userCmd(), c.roleCmd(), c.auditCmd(), c.keysCmd(), c.importDjangoCmd(),
 		c.serviceCmd(), c.decisionLogsCmd(), c.securityCmd())
+	// A group (iam role, iam user, ...) given a subcommand it does not
+	// have fails as iam does with an unknown command, instead of printing
+	// its help and succeeding; with none it prints its help.
+	for _, group := range root.Commands() {
+		if group.HasSubCommands() && !group.Runnable() {
+			group.Args = cobra.NoArgs
+			group.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+		}
+	}
 	return root
 }
 

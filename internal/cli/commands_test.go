@@ -248,6 +248,17 @@ func TestHelp_ListsEveryFlag(t *testing.T) {
 	}
 }
 
+func TestCommands_UnknownSubcommandOfAGroupFails(t *testing.T) {
+	for _, group := range []string{"role", "user", "service", "keys", "audit", "security", "decision-logs"} {
+		var out, errOut strings.Builder
+		code := cli.Run(context.Background(), []string{group, "bogus"}, cli.IO{In: strings.NewReader(""), Out: &out, Err: &errOut})
+		assertFails(t, testkit.Result{Code: code, Stdout: out.String(), Stderr: errOut.String()}, `unknown command "bogus" for "iam `+group+`"`)
+		if code := cli.Run(context.Background(), []string{group}, cli.IO{In: strings.NewReader(""), Out: &out, Err: &errOut}); code != 0 || !strings.Contains(out.String(), "Available Commands") {
+			t.Errorf("iam %s alone: exit %d, output %q; want its help", group, code, out.String())
+		}
+	}
+}
+
 // TestKeysPublic_PrintsTheServedKey checks that `iam keys public` prints
 // the key the server publishes, as PEM and, with --one-line, as the same PEM
 // on one line with literal \n escapes.

@@ -306,6 +306,38 @@ func TestDecisionLogs_OversizedAndMalformedUploadsStoreNothing(t *testing.T) {
 	}
 }
 
+// A NUL, which PostgreSQL can store in neither text nor jsonb, does not
+// make OPA's upload fail (OPA would resend it forever): it is stored as
+// U+FFFD.
+func TestDecisionLogs_NULIsStoredAsTheReplacementCharacter(t *testing.T) {
+	e := testkit.NewIAM(t)
+	srv := e.Serve()
+	opa := serviceToken(t, srv, newService(t, e, "opa-sidecar", "iam-decision-logger"))
+	ev := opaEvent("decision\x00one", "", "inventory.read", true, "reason\x00")
+	ev["path"] = "gaia/authz\x00"
+	ev["labels"] = map[string]string{"id\x00": "opa\x00"}
+	ev["input"] = map[string]any{"note\x00": "a\x00b"}
+	r := upload(t, srv, opa, gzipJSON(t, []any{ev}))
+	if r.Status != http.StatusOK || string(r.Body) != `{"received":1,"stored":1}` {
+		t.Fatalf("upload: %d %s", r.Status, r.Body)
+	}
+	entries, _ := decisionLogs(t, e)
+	if len(entries) != 1 {
+		t.Fatalf("stored %v", entries)
+	}
+	got := entries[0]
+	want := map[string]any{
+		"decision_id": "decision\uFFFDone", "path": "gaia/authz\uFFFD",
+		"labels": map[string]any{"id\uFFFD": "opa\uFFFD"}, "input": map[string]any{"note\uFFFD": "a\uFFFDb"},
+		"reasons": []any{"reason\uFFFD"},
+	}
+	for k, v := range want {
+		if mustJSON(t, got[k]) != mustJSON(t, v) {
+			t.Errorf("%s stored as %s, want %s", k, mustJSON(t, got[k]), mustJSON(t, v))
+		}
+	}
+}
+
 func TestDecisionLogs_RetentionDeletesOldDecisions(t *testing.T) {
 	e := testkit.NewIAM(t)
 	srv := e.Serve("--decision-log-retention", "2s")

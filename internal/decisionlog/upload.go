@@ -111,9 +111,9 @@ func jsonProblem(err error) string {
 // entry turns an uploaded event into what is stored, redacting it.
 func entry(e event, client uuid.UUID, received time.Time) (Entry, error) {
 	out := Entry{
-		ClientID: client, DecisionID: e.DecisionID, Path: e.Path,
+		ClientID: client, DecisionID: storable(e.DecisionID), Path: storable(e.Path),
 		DecidedAt: e.Timestamp.UTC(), ReceivedAt: received,
-		Revision: revision(e), Labels: redactLabels(e.Labels), RequestedBy: e.RequestedBy,
+		Revision: storable(revision(e)), Labels: redactLabels(e.Labels), RequestedBy: storable(e.RequestedBy),
 	}
 	out.Allowed, out.Reasons = verdict(e.Result)
 	var input any
@@ -160,7 +160,7 @@ func verdict(result any) (*bool, []string) {
 		list, _ := r["reasons"].([]any)
 		for _, v := range list {
 			if s, ok := v.(string); ok {
-				reasons = append(reasons, redactString(s))
+				reasons = append(reasons, storable(s))
 			}
 		}
 		sort.Strings(reasons)
@@ -181,7 +181,13 @@ var jwtPattern = regexp.MustCompile(`eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0
 // redacted replaces every token in a stored event.
 const redacted = "[redacted]"
 
-func redactString(s string) string { return jwtPattern.ReplaceAllString(s, redacted) }
+// storable is s as it is stored: tokens redacted, and NUL characters,
+// which PostgreSQL's text and jsonb cannot hold, replaced by U+FFFD. An
+// event is stored rather than refused for them: OPA would send a refused
+// upload again and again.
+func storable(s string) string {
+	return strings.ReplaceAll(jwtPattern.ReplaceAllString(s, redacted), "\x00", "\uFFFD")
+}
 
 // redactInput drops input.token, returning the subject and token id it
 // claims (unverified: the decision says whether it was valid), and
@@ -193,13 +199,13 @@ func redactInput(input any) (redactedInput any, sub, jti string) {
 		}
 		delete(m, "token")
 	}
-	return redactValue(input), redactString(sub), redactString(jti)
+	return redactValue(input), storable(sub), storable(jti)
 }
 
 func redactValue(v any) any {
 	switch x := v.(type) {
 	case string:
-		return redactString(x)
+		return storable(x)
 	case []any:
 		for i := range x {
 			x[i] = redactValue(x[i])
@@ -207,7 +213,7 @@ func redactValue(v any) any {
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for k, e := range x {
-			out[redactString(k)] = redactValue(e)
+			out[storable(k)] = redactValue(e)
 		}
 		return out
 	}
@@ -217,7 +223,7 @@ func redactValue(v any) any {
 func redactLabels(labels map[string]string) map[string]string {
 	out := make(map[string]string, len(labels))
 	for k, v := range labels {
-		out[redactString(k)] = redactString(v)
+		out[storable(k)] = storable(v)
 	}
 	return out
 }

@@ -127,19 +127,28 @@ func (a *api) throttled(ctx context.Context, username, ip string, check func() e
 }
 
 // decodeJSON reads one JSON object from the body into v, answering 400
-// itself when the body is too large or not JSON.
+// itself when the body is too large, not JSON or holds a string that is
+// not text.
 func decodeJSON(c *gin.Context, v any) bool {
-	err := json.NewDecoder(c.Request.Body).Decode(v)
+	body, err := io.ReadAll(c.Request.Body)
 	var tooBig *http.MaxBytesError
 	switch {
-	case err == nil:
-		return true
 	case errors.As(err, &tooBig):
 		writeError(c, http.StatusBadRequest, "invalid_request", fmt.Sprintf("request body is larger than %d KiB", maxBody>>10))
-	default:
-		writeError(c, http.StatusBadRequest, "invalid_request", "request body must be a JSON object: "+jsonProblem(err))
+		return false
+	case err != nil:
+		writeError(c, http.StatusBadRequest, "invalid_request", "request body could not be read")
+		return false
 	}
-	return false
+	if err := json.Unmarshal(body, v); err != nil {
+		writeError(c, http.StatusBadRequest, "invalid_request", "request body must be a JSON object: "+jsonProblem(err))
+		return false
+	}
+	if jsonHasNUL(body) {
+		writeError(c, http.StatusBadRequest, "invalid_request", "strings in the request body"+notTextMessage)
+		return false
+	}
+	return true
 }
 
 func jsonProblem(err error) string {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -41,7 +42,9 @@ func fuzzAPI(f *testing.F) (http.Handler, string) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	iam, err := app.Open(ctx, db, identity.DefaultHashLimits(), slog.New(slog.DiscardHandler))
+	// Only errors are logged: the cause of a 500 is then in the output.
+	logs := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	iam, err := app.Open(ctx, db, identity.DefaultHashLimits(), logs)
 	if err != nil {
 		f.Fatal(err)
 	}

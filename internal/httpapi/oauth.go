@@ -58,7 +58,8 @@ func (a *api) oauthToken(c *gin.Context) {
 }
 
 // tokenForm reads the form-encoded body, answering 400 itself when it is
-// not one or repeats a parameter (RFC 6749 §3.2).
+// not one, repeats a parameter (RFC 6749 §3.2) or holds one that is not
+// text.
 func (a *api) tokenForm(c *gin.Context) (url.Values, bool) {
 	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
 	if err != nil || mt != "application/x-www-form-urlencoded" {
@@ -75,8 +76,12 @@ func (a *api) tokenForm(c *gin.Context) (url.Values, bool) {
 		return nil, false
 	}
 	for name, vals := range c.Request.PostForm {
-		if len(vals) > 1 {
+		switch {
+		case len(vals) > 1:
 			writeOAuthError(c, http.StatusBadRequest, "invalid_request", "parameter "+name+" is repeated")
+			return nil, false
+		case !isText(name) || !isText(vals[0]):
+			writeOAuthError(c, http.StatusBadRequest, "invalid_request", "form parameters"+notTextMessage)
 			return nil, false
 		}
 	}

@@ -79,7 +79,7 @@ func New(d Deps) http.Handler {
 	r.UseRawPath = true
 	r.HandleMethodNotAllowed = true
 	a := &api{d}
-	r.Use(a.resolveClientIP, a.securityHeaders, a.logRequests, a.recoverJSON, a.limitBody)
+	r.Use(a.resolveClientIP, a.securityHeaders, a.logRequests, a.recoverJSON, a.limitBody, requireTextParams)
 	r.NoRoute(func(c *gin.Context) { writeError(c, http.StatusNotFound, "not_found", "no such endpoint") })
 	r.NoMethod(func(c *gin.Context) {
 		writeError(c, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this endpoint")

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/cases"
 	"golang.org/x/text/unicode/norm"
@@ -22,6 +23,9 @@ func NormalizeUsername(raw string) (display, key string) {
 
 // ValidateUsername checks a username for a new account.
 func ValidateUsername(display string) error {
+	if !utf8.ValidString(display) {
+		return fmt.Errorf("%w: must be valid UTF-8", ErrInvalidUsername)
+	}
 	n := len([]rune(display))
 	if n == 0 || n > MaxUsernameLen {
 		return fmt.Errorf("%w: must be 1 to %d characters", ErrInvalidUsername, MaxUsernameLen)
