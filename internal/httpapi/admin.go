@@ -123,6 +123,33 @@ type pageResponse[T any] struct {
 	NextCursor string `json:"next_cursor,omitempty"`
 }
 
+// pathID is the path parameter name as an id; false, answered with
+// notFound, when it is not one: nothing has such an id.
+func (a *api) pathID(c *gin.Context, name string, notFound error) (uuid.UUID, bool) {
+	id, err := uuid.Parse(c.Param(name))
+	if err != nil {
+		a.fail(c, notFound)
+		return uuid.Nil, false
+	}
+	return id, true
+}
+
+// pathResource is what byID finds for the path parameter id; false,
+// answered with notFound or byID's error, when it finds nothing.
+func pathResource[T any](a *api, c *gin.Context, notFound error, byID func(context.Context, uuid.UUID) (T, error)) (T, bool) {
+	var found T
+	id, ok := a.pathID(c, "id", notFound)
+	if !ok {
+		return found, false
+	}
+	found, err := byID(c.Request.Context(), id)
+	if err != nil {
+		a.fail(c, err)
+		return found, false
+	}
+	return found, true
+}
+
 // readPage reads ?limit and ?cursor, answering 400 itself when either is
 // malformed.
 func readPage(c *gin.Context) (page, bool) {

@@ -66,17 +66,7 @@ func (a *api) adminCreateServiceAccount(c *gin.Context) {
 // pathServiceAccount is the account :id names, with its roles; false
 // (answered 404) when there is none.
 func (a *api) pathServiceAccount(c *gin.Context) (serviceaccount.Account, bool) {
-	id, err := uuid.Parse(c.Param("id"))
-	if err != nil {
-		a.fail(c, serviceaccount.ErrNotFound)
-		return serviceaccount.Account{}, false
-	}
-	acct, err := a.Services.ByID(c.Request.Context(), id)
-	if err != nil {
-		a.fail(c, err)
-		return serviceaccount.Account{}, false
-	}
-	return acct, true
+	return pathResource(a, c, serviceaccount.ErrNotFound, a.Services.ByID)
 }
 
 // respondServiceAccount answers the account id as listings show it.

@@ -36,17 +36,7 @@ func (a *api) userWithRoles(c *gin.Context, u identity.User) (adminUserView, boo
 
 // pathUser is the user :id names; false (answered 404) when there is none.
 func (a *api) pathUser(c *gin.Context) (identity.User, bool) {
-	id, err := uuid.Parse(c.Param("id"))
-	if err != nil {
-		a.fail(c, identity.ErrUserNotFound)
-		return identity.User{}, false
-	}
-	u, err := a.Users.ByID(c.Request.Context(), id)
-	if err != nil {
-		a.fail(c, err)
-		return identity.User{}, false
-	}
-	return u, true
+	return pathResource(a, c, identity.ErrUserNotFound, a.Users.ByID)
 }
 
 // respondUser answers the user id as it is now.
@@ -205,9 +195,8 @@ func (a *api) adminEndSession(c *gin.Context) {
 	if !ok {
 		return
 	}
-	id, err := uuid.Parse(c.Param("session"))
-	if err != nil {
-		a.fail(c, tokens.ErrSessionNotFound)
+	id, ok := a.pathID(c, "session", tokens.ErrSessionNotFound)
+	if !ok {
 		return
 	}
 	if err := a.Sessions.End(c.Request.Context(), actor(c), u.ID, id, clientIP(c)); err != nil {

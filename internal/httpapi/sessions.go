@@ -151,9 +151,8 @@ func (a *api) endSession(c *gin.Context) {
 	if !ok {
 		return
 	}
-	id, err := uuid.Parse(c.Param("id"))
-	if err != nil {
-		a.fail(c, tokens.ErrSessionNotFound)
+	id, ok := a.pathID(c, "id", tokens.ErrSessionNotFound)
+	if !ok {
 		return
 	}
 	if err := a.Sessions.End(c.Request.Context(), identity.Target(user), user, id, clientIP(c)); err != nil {
