@@ -245,6 +245,10 @@ func TestLogout_RevokesTheFamilyAndPublishesTheJTI(t *testing.T) {
 	p := loginPair(t, srv, "alice", alicePassword)
 	other := loginPair(t, srv, "alice", alicePassword)
 	stale, _ := bundle(t, srv, "")
+	// A body with a string that cannot be stored is refused, as on every
+	// endpoint, before anything is revoked.
+	testkit.AssertError(t, srv.Do(t, http.MethodPost, "/auth/logout", `{"refresh_token":"\u0000"}`,
+		"Authorization", "Bearer "+p.Access, "Content-Type", "application/json"), http.StatusBadRequest, "invalid_request")
 	body, _ := json.Marshal(map[string]string{"refresh_token": p.Refresh})
 	r := srv.Do(t, http.MethodPost, "/auth/logout", string(body), "Authorization", "Bearer "+p.Access, "Content-Type", "application/json")
 	if r.Status != http.StatusNoContent {

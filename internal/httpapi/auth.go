@@ -130,16 +130,28 @@ func (a *api) throttled(ctx context.Context, username, ip string, check func() e
 // itself when the body is too large, not JSON or holds a string that is
 // not text.
 func decodeJSON(c *gin.Context, v any) bool {
+	body, ok := readBody(c)
+	return ok && unmarshalJSON(c, body, v)
+}
+
+// readBody reads the whole body, answering 400 itself when it cannot.
+func readBody(c *gin.Context) ([]byte, bool) {
 	body, err := io.ReadAll(c.Request.Body)
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
 		writeError(c, http.StatusBadRequest, "invalid_request", fmt.Sprintf("request body is larger than %d KiB", maxBody>>10))
-		return false
+		return nil, false
 	case err != nil:
 		writeError(c, http.StatusBadRequest, "invalid_request", "request body could not be read")
-		return false
+		return nil, false
 	}
+	return body, true
+}
+
+// unmarshalJSON decodes body, one JSON object, into v, answering 400
+// itself when it is not JSON or holds a string that is not text.
+func unmarshalJSON(c *gin.Context, body []byte, v any) bool {
 	if err := json.Unmarshal(body, v); err != nil {
 		writeError(c, http.StatusBadRequest, "invalid_request", "request body must be a JSON object: "+jsonProblem(err))
 		return false

@@ -2,10 +2,8 @@ package httpapi
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"time"
 
@@ -64,16 +62,9 @@ func (a *api) renew(c *gin.Context, raw string) (tokenResponse, error) {
 func (a *api) logout(c *gin.Context) {
 	claims := c.MustGet(claimsKey).(tokens.Claims)
 	var req refreshRequest
-	body, err := io.ReadAll(c.Request.Body)
-	if err != nil {
-		writeError(c, http.StatusBadRequest, "invalid_request", fmt.Sprintf("request body is larger than %d KiB", maxBody>>10))
+	body, ok := readBody(c)
+	if !ok || (len(bytes.TrimSpace(body)) > 0 && !unmarshalJSON(c, body, &req)) {
 		return
-	}
-	if len(bytes.TrimSpace(body)) > 0 {
-		if err := json.Unmarshal(body, &req); err != nil {
-			writeError(c, http.StatusBadRequest, "invalid_request", "request body must be a JSON object: "+jsonProblem(err))
-			return
-		}
 	}
 	ctx := c.Request.Context()
 	if err := a.revokeAccess(c, claims, "logout"); err != nil {
