@@ -124,6 +124,16 @@ func TestAdmin_TextThatCannotBeStoredIsABadRequest(t *testing.T) {
 			})
 		}
 	}
+	// A cursor is base64 of a key: one that decodes to such text is not a
+	// cursor this API returned.
+	for _, key := range []string{"\xf9", "a\x00b"} {
+		for _, list := range []string{"/users", "/roles", "/permissions", "/service-accounts", "/revocations", "/audit-events", "/decision-logs"} {
+			path := list + "?cursor=" + base64.RawURLEncoding.EncodeToString([]byte(key))
+			t.Run("GET "+path, func(t *testing.T) {
+				testkit.AssertError(t, admin(t, srv, root, http.MethodGet, path, ""), http.StatusBadRequest, "invalid_request")
+			})
+		}
+	}
 	for path, body := range map[string]string{
 		"/users":            `{"username":"bob\u0000","password":"` + alicePassword + `"}`,
 		"/roles":            `{"name":"Ops","description":"on\u0000call"}`,

@@ -164,7 +164,7 @@ func readPage(c *gin.Context) (page, bool) {
 	}
 	if v, ok := c.GetQuery("cursor"); ok {
 		after, err := base64.RawURLEncoding.DecodeString(v)
-		if err != nil || len(after) == 0 {
+		if err != nil || len(after) == 0 || !isText(string(after)) {
 			writeError(c, http.StatusBadRequest, "invalid_request", "cursor must be a next_cursor this API returned")
 			return p, false
 		}
