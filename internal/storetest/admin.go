@@ -12,10 +12,7 @@ import (
 )
 
 // The store methods behind the admin API.
-var adminContract = []struct {
-	name string
-	test func(*testing.T, Store)
-}{
+var adminContract = []contractTest{
 	{"UserPage_SearchesKeysAndPagesAfterAKey", testUserPage},
 	{"DeleteRole_TakesItFromHoldersAndRevokesThem", testDeleteRole},
 	{"DeletePermission_TakesItFromEveryRole", testDeletePermission},

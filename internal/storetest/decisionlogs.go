@@ -12,10 +12,7 @@ import (
 	"github.com/gaia-platform/iam/internal/decisionlog"
 )
 
-var decisionLogContract = []struct {
-	name string
-	test func(*testing.T, Store)
-}{
+var decisionLogContract = []contractTest{
 	{"InsertDecisionLogs_RoundTripsEveryFieldAndAuditsOnce", testDecisionLogRoundTrip},
 	{"InsertDecisionLogs_DuplicatesPerClientAreSkipped", testDecisionLogDuplicates},
 	{"DecisionLogs_FiltersAndPagesNewestFirst", testDecisionLogQuery},

@@ -13,10 +13,7 @@ import (
 	"github.com/gaia-platform/iam/internal/tokens"
 )
 
-var keyRotationContract = []struct {
-	name string
-	test func(*testing.T, Store)
-}{
+var keyRotationContract = []contractTest{
 	{"RotateSigningKey_RetiresOnlyTheKeyItReplacesAndAudits", testRotateRetires},
 	{"RotateSigningKey_RevokeOthersDeletesEveryOtherKey", testRotateRevokes},
 	{"RotateSigningKey_ConcurrentRotationsLeaveOneKeyInForce", testRotateConcurrent},

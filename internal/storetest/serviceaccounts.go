@@ -14,10 +14,7 @@ import (
 	"github.com/gaia-platform/iam/internal/serviceaccount"
 )
 
-var serviceAccountContract = []struct {
-	name string
-	test func(*testing.T, Store)
-}{
+var serviceAccountContract = []contractTest{
 	{"CreateServiceAccount_RoundTripsAndLinksRoles", testServiceAccountRoundTrip},
 	{"CreateServiceAccount_DuplicateNameOrUnknownRoleCreatesNothing", testServiceAccountCreateRefused},
 	{"ServiceAccountGrants_SortedUnionOfRoles", testServiceAccountGrants},

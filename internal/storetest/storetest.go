@@ -55,10 +55,13 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 	}
 }
 
-var contract = []struct {
+// contractTest is one rule of the store contract, run on a fresh store.
+type contractTest struct {
 	name string
 	test func(*testing.T, Store)
-}{
+}
+
+var contract = []contractTest{
 	{"CreateUser_RoundTripsEveryField", testCreateUserRoundTrip},
 	{"UserByUsernameKey_IgnoresCaseAndWidth", testLookupIgnoresCaseAndWidth},
 	{"UserLookups_MissingUserIsNotFound", testLookupMissingUser},

@@ -9,10 +9,7 @@ import (
 	"github.com/gaia-platform/iam/internal/security"
 )
 
-var throttlingContract = []struct {
-	name string
-	test func(*testing.T, Store)
-}{
+var throttlingContract = []contractTest{
 	{"RecordLoginFailure_LocksAtTheLimitWithinTheWindow", testThrottleLocksAtLimit},
 	{"RecordLoginFailure_OldFailuresFallOutOfTheWindow", testThrottleWindowSlides},
 	{"RecordLoginFailure_SuccessiveLocksDoubleUpToTheCap", testThrottleBackOff},
