@@ -170,6 +170,7 @@ func (a *App) handler(ctx context.Context, cfg config.Config) (http.Handler, *bu
 
 		AllowPasswordGrant: cfg.AllowPasswordGrant,
 		Authorizer:         authorizer,
+		SyncBundle:         bundles.Sync,
 		ActiveRevocations:  bundles.Revocations,
 		AuditEvents:        a.Store.AuditTail,
 		DecisionLogs:       a.DecisionLogs(cfg.DecisionLogs),

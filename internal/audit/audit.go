@@ -51,7 +51,8 @@ const (
 	RefreshFamilyRevoked = "session.revoked"
 	RefreshTokenRotated  = "refresh_token.rotated"
 	// RefreshTokenRetried is a spent token presented again within
-	// IAM_REFRESH_REUSE_GRACE: a new successor, the family lives on.
+	// IAM_REFRESH_REUSE_GRACE, its successor unspent: the same successor
+	// is answered again, the family lives on.
 	RefreshTokenRetried = "refresh_token.retried"
 	// RefreshTokenReused is a spent token presented again outside the
 	// grace: the family and the user's access tokens are revoked.

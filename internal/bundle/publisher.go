@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -34,6 +35,9 @@ type Publisher struct {
 
 	current atomic.Pointer[Signed]
 	done    chan struct{}
+
+	mu   sync.Mutex // serialises refreshes: the poll's and Sync's
+	last *compiled  // what current was compiled from; nil before Start
 }
 
 // NewPublisher returns a Publisher of the bundles compiler makes from store,
@@ -58,11 +62,26 @@ func (p *Publisher) Done() <-chan struct{} { return p.done }
 // Start compiles the first bundle, then keeps it fresh until ctx ends. An
 // error means there is no bundle to serve, and nothing runs. Call it once.
 func (p *Publisher) Start(ctx context.Context) error {
-	last, err := p.refreshIfStale(ctx, nil)
-	if err != nil {
+	if err := p.Sync(ctx); err != nil {
 		return fmt.Errorf("compile the policy bundle: %w", err)
 	}
-	go p.run(ctx, last)
+	go p.run(ctx)
+	return nil
+}
+
+// Sync brings the bundle up to date now instead of at the next poll: the
+// HTTP API calls it after a change of its own (a logout, a revocation, a
+// role change), so that this replica serves and enforces the change
+// before it answers. It costs one read of the change counter when nothing
+// changed.
+func (p *Publisher) Sync(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	next, err := p.refreshIfStale(ctx, p.last)
+	if err != nil {
+		return err
+	}
+	p.last = &next
 	return nil
 }
 
@@ -78,7 +97,7 @@ type compiled struct {
 // same revocations, and a new epoch is what forces the periodic recompile.
 func (p *Publisher) epoch() time.Time { return p.now().Truncate(p.refresh) }
 
-func (p *Publisher) run(ctx context.Context, last compiled) {
+func (p *Publisher) run(ctx context.Context) {
 	defer close(p.done)
 	tick := time.NewTicker(p.poll)
 	defer tick.Stop()
@@ -89,7 +108,7 @@ func (p *Publisher) run(ctx context.Context, last compiled) {
 			return
 		case <-tick.C:
 		}
-		next, err := p.refreshIfStale(ctx, &last)
+		err := p.Sync(ctx)
 		switch {
 		case ctx.Err() != nil:
 			return
@@ -98,9 +117,6 @@ func (p *Publisher) run(ctx context.Context, last compiled) {
 			p.log.Warn("policy bundle not refreshed; serving the last one", "revision", p.Current().Revision, "err", err)
 		case err == nil && failure != nil:
 			p.log.Info("policy bundle refreshing again")
-		}
-		if err == nil {
-			last = next
 		}
 		failure = err
 	}

@@ -83,7 +83,7 @@ func TestOAuthToken_ReuseAcrossTheTwoRefreshEndpointsIsDetected(t *testing.T) {
 	t.Parallel()
 	e := testkit.NewIAM(t)
 	e.WithUser("alice", alicePassword, "Analyst")
-	srv := e.Serve()
+	srv := e.Serve("--refresh-reuse-grace", "0") // any second use is theft
 	p := loginPair(t, srv, "alice", alicePassword)
 	next := pairOf(t, refreshGrant(t, srv, p.Refresh))
 	testkit.AssertError(t, refreshReq(t, srv, p.Refresh), http.StatusUnauthorized, "invalid_grant")
@@ -297,7 +297,7 @@ func TestRefreshReuse_ReachesAnSDKAuthorizerAtTheNextPoll(t *testing.T) {
 	t.Parallel()
 	e := testkit.NewIAM(t)
 	e.WithUser("alice", alicePassword, "Analyst")
-	srv := e.Serve()
+	srv := e.Serve("--refresh-reuse-grace", "0") // any second use is theft
 	authz := readyAuthorizer(t, srv.URL)
 	ctx := context.Background()
 	stolen := loginPair(t, srv, "alice", alicePassword)

@@ -134,7 +134,7 @@ func TestRefresh_ReuseRevokesTheFamilyAndTheSubjectInTheBundle(t *testing.T) {
 			e := testkit.NewIAM(t)
 			e.WithUser("alice", alicePassword, "Analyst")
 			aliceID := e.UserID("alice")
-			srv := e.Serve()
+			srv := e.Serve("--refresh-reuse-grace", "0") // any second use is theft
 			first := loginPair(t, srv, "alice", alicePassword)
 			stale, _ := bundle(t, srv, "")
 			second := pairOf(t, ep.post(t, srv, first.Refresh)) // the legitimate client
@@ -164,7 +164,7 @@ func TestRefresh_ConcurrentRefreshesOfOneTokenHaveOneWinner(t *testing.T) {
 	t.Parallel()
 	e := testkit.NewIAM(t)
 	e.WithUser("alice", alicePassword, "Analyst")
-	srv := e.Serve()
+	srv := e.Serve("--refresh-reuse-grace", "0")
 	p := loginPair(t, srv, "alice", alicePassword)
 	const n = 6
 	statuses := make([]int, n)
@@ -191,24 +191,91 @@ func TestRefresh_ConcurrentRefreshesOfOneTokenHaveOneWinner(t *testing.T) {
 	}
 }
 
-func TestRefresh_RetryWithinGraceGetsAFreshPairFromTheSameFamily(t *testing.T) {
+// Within the grace, concurrent presentations of one token (a client
+// retrying while its first request is still in flight) all continue the
+// one session: one rotation, every answer the same successor.
+func TestRefresh_ConcurrentRefreshesWithinTheGraceShareOneSuccessor(t *testing.T) {
 	t.Parallel()
 	e := testkit.NewIAM(t)
 	e.WithUser("alice", alicePassword, "Analyst")
-	srv := e.Serve("--refresh-reuse-grace", "30s")
-	first := loginPair(t, srv, "alice", alicePassword)
-	mustRefresh(t, srv, first.Refresh) // the answer the client lost
-	retried := mustRefresh(t, srv, first.Refresh)
-	mustRefresh(t, srv, retried.Refresh)
-	if n := len(e.AuditEvents("refresh_token.reused")); n != 0 {
-		t.Errorf("%d reuse events within the grace, want 0", n)
+	srv := e.Serve()
+	p := loginPair(t, srv, "alice", alicePassword)
+	const n = 6
+	answers := make([]testkit.Response, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { answers[i] = refreshReq(t, srv, p.Refresh) })
+	}
+	wg.Wait()
+	successors := map[string]bool{}
+	for _, r := range answers {
+		if r.Status != http.StatusOK {
+			t.Fatalf("a concurrent refresh within the grace answered %d %s", r.Status, r.Body)
+		}
+		successors[pairOf(t, r).Refresh] = true
+	}
+	if len(successors) != 1 {
+		t.Errorf("%d different successors, want 1: the family branched", len(successors))
+	}
+	if r := len(e.AuditEvents("refresh_token.rotated")); r != 1 {
+		t.Errorf("%d rotations recorded, want 1", r)
+	}
+	if r := len(e.AuditEvents("refresh_token.retried")); r != n-1 {
+		t.Errorf("%d retries recorded, want %d", r, n-1)
+	}
+}
+
+// A client whose refresh answer was lost (the replica died after
+// spending the token) retries on another replica within the grace and
+// gets the same successor: the session goes on, in one branch.
+func TestRefresh_RetryWithinGraceOnAnotherReplicaGetsTheSameSuccessor(t *testing.T) {
+	t.Parallel()
+	e := testkit.NewIAM(t)
+	e.Clock = testkit.NewClock()
+	e.WithUser("alice", alicePassword, "Analyst")
+	a, b := e.Serve(), e.Serve() // the default grace, 5s
+	first := loginPair(t, a, "alice", alicePassword)
+	lost := mustRefresh(t, a, first.Refresh) // the answer the client lost
+	e.Clock.Advance(4 * time.Second)
+	retried := mustRefresh(t, b, first.Refresh)
+	if retried.Refresh != lost.Refresh {
+		t.Fatal("the retry got another refresh token than the lost answer: the family branched")
+	}
+	if retried.Access == lost.Access {
+		t.Error("the retry got the lost answer's access token again, want a fresh one")
+	}
+	if r := b.Me(t, retried.Access); r.Status != http.StatusOK {
+		t.Fatalf("/auth/me with the retry's access token: %d %s", r.Status, r.Body)
 	}
 	if n := len(e.AuditEvents("refresh_token.retried")); n != 1 {
 		t.Errorf("%d retry events, want 1", n)
 	}
-	if s := listSessions(t, srv, retried.Access); len(s) != 1 {
+	next := mustRefresh(t, a, retried.Refresh) // the session goes on
+	if s := listSessions(t, b, next.Access); len(s) != 1 {
 		t.Errorf("sessions %v, want the one family", s)
 	}
+	// Once its successor is spent, the old token is no retry but reuse.
+	testkit.AssertError(t, refreshReq(t, b, first.Refresh), http.StatusUnauthorized, "invalid_grant")
+	if n := len(e.AuditEvents("refresh_token.reused")); n != 1 {
+		t.Errorf("%d reuse events, want 1", n)
+	}
+}
+
+func TestRefresh_RetryAfterTheGraceRevokesTheFamily(t *testing.T) {
+	t.Parallel()
+	e := testkit.NewIAM(t)
+	e.Clock = testkit.NewClock()
+	e.WithUser("alice", alicePassword, "Analyst")
+	a, b := e.Serve("--refresh-reuse-grace", "5s"), e.Serve("--refresh-reuse-grace", "5s")
+	first := loginPair(t, a, "alice", alicePassword)
+	lost := mustRefresh(t, a, first.Refresh)
+	e.Clock.Advance(6 * time.Second)
+	testkit.AssertError(t, refreshReq(t, b, first.Refresh), http.StatusUnauthorized, "invalid_grant")
+	testkit.AssertError(t, refreshReq(t, a, lost.Refresh), http.StatusUnauthorized, "invalid_grant")
+	if n := len(e.AuditEvents("refresh_token.reused")); n != 1 {
+		t.Errorf("%d reuse events, want 1", n)
+	}
+	assertRefusedEverywhere(t, b, lost.Access, "token revoked")
 }
 
 func TestRefresh_IdleTokenAndDisabledUserAreInvalidGrant(t *testing.T) {

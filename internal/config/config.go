@@ -104,7 +104,7 @@ func (f *Flags) AddServerFlags(fs *pflag.FlagSet) {
 	add("IAM_SIGNING_KEY_FILE", "signing-key-file", "", "RSA private key PEM (PKCS#1 or PKCS#8, >= 2048 bits); unset: generated and kept in the database")
 	add("IAM_REFRESH_TOKEN_TTL", "refresh-token-ttl", "720h", "lifetime of a login's refresh tokens, however often they are used, a Go duration")
 	add("IAM_REFRESH_IDLE_TIMEOUT", "refresh-idle-timeout", "24h", "a session whose refresh token goes unused this long is over, a Go duration (0: no idle timeout)")
-	add("IAM_REFRESH_REUSE_GRACE", "refresh-reuse-grace", "0s", "a refresh token spent this recently may be presented again for a new pair instead of revoking the session, a Go duration (0: never)")
+	add("IAM_REFRESH_REUSE_GRACE", "refresh-reuse-grace", "5s", "a refresh token spent this recently, whose successor is unspent, may be presented again and gets the same successor back instead of revoking the session (a client retrying a lost answer), a Go duration (0: never)")
 	add("IAM_PUBLIC_URL", "public-url", "", "base URL clients use to reach this server (default http://<http-addr>)")
 	add("IAM_ALLOW_PASSWORD_GRANT", "allow-password-grant", "false", "accept grant_type=password at /oauth/token (true or false)")
 	add("IAM_DECISION_LOG_RETENTION", "decision-log-retention", "720h", "decision logs uploaded to POST /logs are deleted this long after they arrive, a Go duration")

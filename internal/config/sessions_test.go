@@ -31,7 +31,7 @@ func TestSessions_DefaultsAreDocumented(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := config.Sessions{RefreshTokenTTL: 720 * time.Hour, IdleTimeout: 24 * time.Hour}
+	want := config.Sessions{RefreshTokenTTL: 720 * time.Hour, IdleTimeout: 24 * time.Hour, ReuseGrace: 5 * time.Second}
 	if c.Sessions != want {
 		t.Errorf("sessions %+v, want %+v", c.Sessions, want)
 	}

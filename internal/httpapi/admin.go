@@ -29,7 +29,7 @@ const (
 // adminRoutes mounts the admin API. Every route verifies the bearer token
 // and then asks the policy bundle's decision rule for its permission.
 func (a *api) adminRoutes(r *gin.Engine) {
-	g := r.Group("/admin/v1", a.requireToken)
+	g := r.Group("/admin/v1", a.requireToken, a.syncBundle)
 	route := func(method, path, permission string, h gin.HandlerFunc) {
 		g.Handle(method, path, a.authorize(permission), h)
 	}
@@ -79,12 +79,11 @@ func (a *api) authorize(permission string) gin.HandlerFunc {
 			a.fail(c, err)
 			return
 		}
-		problems := slices.DeleteFunc(slices.Clone(d.Reasons), func(r string) bool { return r == "permission_missing" })
-		switch {
+		switch problems := tokenProblems(d); {
 		case d.Allow:
 			c.Next()
-		case len(problems) > 0:
-			a.fail(c, fmt.Errorf("%w: %s", tokens.ErrInvalidToken, strings.ReplaceAll(strings.Join(problems, ", "), "_", " ")))
+		case problems != "":
+			a.fail(c, fmt.Errorf("%w: %s", tokens.ErrInvalidToken, problems))
 		default:
 			writeError(c, http.StatusForbidden, "forbidden", "this token does not carry the permission "+permission)
 		}

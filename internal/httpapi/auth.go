@@ -174,30 +174,6 @@ func jsonProblem(err error) string {
 	return "malformed JSON"
 }
 
-// Where requireToken keeps the verified claims and the raw token.
-const (
-	claimsKey   = "gaia.claims"
-	rawTokenKey = "gaia.token"
-)
-
-// requireToken verifies the bearer token and stores its claims.
-func (a *api) requireToken(c *gin.Context) {
-	scheme, raw, ok := strings.Cut(c.GetHeader("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(raw) == "" {
-		a.fail(c, fmt.Errorf("%w: missing bearer token", tokens.ErrInvalidToken))
-		return
-	}
-	raw = strings.TrimSpace(raw)
-	claims, err := a.Verifier.Verify(raw)
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
-	c.Set(claimsKey, claims)
-	c.Set(rawTokenKey, raw)
-	c.Next()
-}
-
 type userView struct {
 	ID          uuid.UUID  `json:"id"`
 	Username    string     `json:"username"`

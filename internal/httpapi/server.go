@@ -43,8 +43,12 @@ type Deps struct {
 	Now         func() time.Time
 	// AllowPasswordGrant enables grant_type=password at /oauth/token.
 	AllowPasswordGrant bool
-	// Authorizer decides admin API requests by the published policy.
+	// Authorizer decides bearer tokens and admin API requests by the
+	// published policy.
 	Authorizer *bundle.Authorizer
+	// SyncBundle brings the published bundle up to date with the store
+	// now, after a change made through this API.
+	SyncBundle func(context.Context) error
 	// ActiveRevocations reads the revocations in force now.
 	ActiveRevocations func(context.Context) (bundle.Revocations, error)
 	// AuditEvents reads the audit trail.
@@ -87,13 +91,13 @@ func New(d Deps) http.Handler {
 
 	r.POST("/auth/login", a.login)
 	r.GET("/auth/me", a.requireToken, a.me)
-	r.POST("/oauth/token", a.oauthToken)
-	r.POST("/oauth/revoke", a.oauthRevoke)
-	r.POST("/auth/refresh", a.refresh)
-	r.POST("/auth/logout", a.requireToken, a.logout)
-	r.POST("/auth/password", a.requireToken, a.changePassword)
+	r.POST("/oauth/token", a.syncBundle, a.oauthToken)
+	r.POST("/oauth/revoke", a.syncBundle, a.oauthRevoke)
+	r.POST("/auth/refresh", a.syncBundle, a.refresh)
+	r.POST("/auth/logout", a.requireToken, a.syncBundle, a.logout)
+	r.POST("/auth/password", a.requireToken, a.syncBundle, a.changePassword)
 	r.GET("/auth/sessions", a.requireToken, a.listSessions)
-	r.DELETE("/auth/sessions/:id", a.requireToken, a.endSession)
+	r.DELETE("/auth/sessions/:id", a.requireToken, a.syncBundle, a.endSession)
 	r.GET("/.well-known/jwks.json", a.jwks)
 	r.GET("/.well-known/openid-configuration", a.discovery)
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })

@@ -32,11 +32,26 @@ func startFamily(t *testing.T, s Store, user uuid.UUID, first string) tokens.Ref
 }
 
 func rotation(presented, next string, when time.Time, grace time.Duration) tokens.RefreshRotation {
-	return tokens.RefreshRotation{Presented: tokens.TokenHash(presented), Next: tokens.TokenHash(next), At: when,
-		IdleTimeout: familyIdle, ReuseGrace: grace, IP: "192.0.2.1"}
+	return tokens.RefreshRotation{Presented: tokens.TokenHash(presented), Next: tokens.TokenHash(next),
+		NextSealed: sealed(next), At: when, IdleTimeout: familyIdle, ReuseGrace: grace, IP: "192.0.2.1"}
 }
 
+// sealed stands for next sealed under its predecessor: stores keep and
+// return it as opaque bytes.
+func sealed(next string) []byte { return []byte("sealed:" + next) }
+
 func rotate(t *testing.T, s Store, r tokens.RefreshRotation) (tokens.RefreshFamily, error) {
+	t.Helper()
+	f, retried, err := s.RotateRefreshToken(t.Context(), r)
+	if err == nil && retried != nil {
+		t.Fatalf("rotation of %s answered a retry's sealed successor %q", r.Presented, retried)
+	}
+	return f, err
+}
+
+// retry presents a spent token again, which must be answered with the
+// successor the first rotation sealed.
+func retry(t *testing.T, s Store, r tokens.RefreshRotation) (tokens.RefreshFamily, []byte, error) {
 	t.Helper()
 	return s.RotateRefreshToken(t.Context(), r)
 }
@@ -101,7 +116,7 @@ func testRefreshConcurrent(t *testing.T, s Store) {
 	errs := make([]error, n)
 	for i := range n {
 		wg.Go(func() {
-			_, errs[i] = s.RotateRefreshToken(t.Context(), rotation("t1", "next-"+string(rune('a'+i)), at(1), 0))
+			_, _, errs[i] = s.RotateRefreshToken(t.Context(), rotation("t1", "next-"+string(rune('a'+i)), at(1), 0))
 		})
 	}
 	wg.Wait()
@@ -129,18 +144,73 @@ func testRefreshGrace(t *testing.T, s Store) {
 	if _, err := rotate(t, s, rotation("t1", "t2", at(1), grace)); err != nil {
 		t.Fatal(err)
 	}
-	got, err := rotate(t, s, rotation("t1", "t2b", at(1).Add(10*time.Second), grace))
-	if err != nil || got.ID != f.ID {
-		t.Fatalf("retry within grace = %+v, %v; want the same family", got, err)
+	got, again, err := retry(t, s, rotation("t1", "t2b", at(1).Add(10*time.Second), grace))
+	if err != nil || got.ID != f.ID || string(again) != string(sealed("t2")) {
+		t.Fatalf("retry within grace = %+v, %q, %v; want the same family and t2's sealed successor", got, again, err)
 	}
 	if c := countEvents(t, s, audit.RefreshTokenRetried); c != 1 {
 		t.Errorf("%d retry events, want 1", c)
 	}
-	if _, err := rotate(t, s, rotation("t2b", "t3", at(2), grace)); err != nil {
-		t.Errorf("the retry's token: %v", err)
+	if _, err := rotate(t, s, rotation("t2b", "x", at(2), grace)); !errors.Is(err, tokens.ErrInvalidGrant) || errors.Is(err, tokens.ErrRefreshReused) {
+		t.Errorf("the retry's would-be successor: %v, want plain ErrInvalidGrant (never stored: no second branch)", err)
 	}
-	if _, err := rotate(t, s, rotation("t1", "late", at(2), grace)); !errors.Is(err, tokens.ErrRefreshReused) {
-		t.Errorf("reuse after the grace: %v, want ErrRefreshReused", err)
+	if _, err := rotate(t, s, rotation("t2", "t3", at(2), grace)); err != nil {
+		t.Fatalf("the successor after a retry: %v", err)
+	}
+	// t1 is within its grace still, but its successor is spent: a client
+	// that has moved on does not retry, so this is reuse.
+	if _, _, err := retry(t, s, rotation("t1", "late", at(2), grace)); !errors.Is(err, tokens.ErrRefreshReused) {
+		t.Errorf("t1 again after its successor was spent: %v, want ErrRefreshReused", err)
+	}
+}
+
+func testRefreshGraceOver(t *testing.T, s Store) {
+	u := createUser(t, s, "alice")
+	startFamily(t, s, u.ID, "t1")
+	grace := 30 * time.Second
+	if _, err := rotate(t, s, rotation("t1", "t2", at(1), grace)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := retry(t, s, rotation("t1", "late", at(1).Add(grace+time.Second), grace)); !errors.Is(err, tokens.ErrRefreshReused) {
+		t.Errorf("retry after the grace: %v, want ErrRefreshReused", err)
+	}
+	if _, err := rotate(t, s, rotation("t2", "t3", at(2), grace)); !errors.Is(err, tokens.ErrInvalidGrant) {
+		t.Errorf("the successor after reuse: %v, want ErrInvalidGrant (family revoked)", err)
+	}
+}
+
+func testRefreshConcurrentRetries(t *testing.T, s Store) {
+	u := createUser(t, s, "alice")
+	startFamily(t, s, u.ID, "t1")
+	const n = 8
+	var wg sync.WaitGroup
+	retried := make([][]byte, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			_, retried[i], errs[i] = s.RotateRefreshToken(t.Context(), rotation("t1", fmt.Sprintf("next-%d", i), at(1), time.Minute))
+		})
+	}
+	wg.Wait()
+	var winner string
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("concurrent presentation %d within the grace: %v", i, err)
+		}
+		if retried[i] == nil {
+			if winner != "" {
+				t.Fatalf("two rotations won: %s and next-%d", winner, i)
+			}
+			winner = fmt.Sprintf("next-%d", i)
+		}
+	}
+	for i, r := range retried {
+		if r != nil && string(r) != string(sealed(winner)) {
+			t.Errorf("presentation %d got %q, want the winner's %q", i, r, sealed(winner))
+		}
+	}
+	if c := countEvents(t, s, audit.RefreshTokenRetried); c != n-1 {
+		t.Errorf("%d retry events, want %d", c, n-1)
 	}
 }
 

@@ -45,6 +45,7 @@ type RefreshFamily struct {
 type RefreshRotation struct {
 	Presented   string // TokenHash of the token presented
 	Next        string // TokenHash of its successor, stored if it wins
+	NextSealed  []byte // the successor sealed under the presented token, kept with it for a retry
 	At          time.Time
 	IdleTimeout time.Duration // the family is over after this long unused
 	ReuseGrace  time.Duration // a token spent this recently may be retried
@@ -56,12 +57,15 @@ type RefreshRotation struct {
 type RefreshStore interface {
 	// CreateRefreshFamily stores f with its first token.
 	CreateRefreshFamily(ctx context.Context, f RefreshFamily, tokenHash string, ev audit.Event) error
-	// RotateRefreshToken spends r.Presented and stores r.Next in one
-	// transaction; of concurrent rotations of one token exactly one
-	// succeeds. A spent token outside the grace revokes its family and
-	// the user's tokens issued until r.At, commits that, and returns
-	// ErrRefreshReused; other refusals are ErrInvalidGrant.
-	RotateRefreshToken(ctx context.Context, r RefreshRotation) (RefreshFamily, error)
+	// RotateRefreshToken spends r.Presented and stores r.Next, and with
+	// the spent token r.Next and r.NextSealed, in one transaction; of
+	// concurrent rotations of one token exactly one succeeds. A retry
+	// (RetryToken) stores nothing new and returns the sealed successor
+	// the winning rotation kept; a rotation returns nil in its place. A
+	// reuse (RevokeFamily) revokes the family and the user's tokens
+	// issued until r.At, commits that, and returns ErrRefreshReused;
+	// other refusals are ErrInvalidGrant.
+	RotateRefreshToken(ctx context.Context, r RefreshRotation) (RefreshFamily, []byte, error)
 	// RefreshFamilyByToken finds the family of a token, spent or not.
 	RefreshFamilyByToken(ctx context.Context, tokenHash string) (RefreshFamily, error)
 	// RevokeRefreshFamily ends user's family id at at, reporting false
@@ -92,7 +96,7 @@ func newRefreshToken() (string, error) {
 type SessionPolicy struct {
 	TTL         time.Duration // absolute lifetime of a family
 	IdleTimeout time.Duration // a family unused this long is over
-	ReuseGrace  time.Duration // 0: any reuse revokes the family
+	ReuseGrace  time.Duration // a retry this soon after spending gets the same successor; 0: any reuse revokes the family
 }
 
 // Sessions issues, rotates and ends refresh families.
@@ -123,18 +127,30 @@ func (s *Sessions) Start(ctx context.Context, user uuid.UUID, ip string) (string
 	return raw, f, nil
 }
 
-// Rotate spends raw and returns its successor and the family.
+// Rotate spends raw and returns its successor and the family. Presenting
+// raw again within the reuse grace, while its successor is unspent,
+// returns the same successor: a client that lost the first answer keeps
+// its session, and the family never branches.
 func (s *Sessions) Rotate(ctx context.Context, raw, ip string) (string, RefreshFamily, error) {
 	next, err := newRefreshToken()
 	if err != nil {
 		return "", RefreshFamily{}, err
 	}
-	f, err := s.store.RotateRefreshToken(ctx, RefreshRotation{
-		Presented: TokenHash(raw), Next: TokenHash(next), At: s.now().UTC(),
+	sealed, err := sealSuccessor(raw, next)
+	if err != nil {
+		return "", RefreshFamily{}, err
+	}
+	f, retried, err := s.store.RotateRefreshToken(ctx, RefreshRotation{
+		Presented: TokenHash(raw), Next: TokenHash(next), NextSealed: sealed, At: s.now().UTC(),
 		IdleTimeout: s.policy.IdleTimeout, ReuseGrace: s.policy.ReuseGrace, IP: ip,
 	})
 	if err != nil {
 		return "", RefreshFamily{}, err
+	}
+	if retried != nil {
+		if next, err = openSuccessor(raw, retried); err != nil {
+			return "", RefreshFamily{}, err
+		}
 	}
 	return next, f, nil
 }
@@ -217,6 +233,11 @@ type RefreshState struct {
 	Family     RefreshFamily
 	SpentAt    *time.Time // nil: the family's current token
 	UserActive bool
+	// Successor is the sealed successor a spent token keeps (nil for one
+	// spent before retries were kept); SuccessorSpent, whether that
+	// successor was itself spent since.
+	Successor      []byte
+	SuccessorSpent bool
 }
 
 // RefreshVerdict is what a rotation does with a presented token.
@@ -226,7 +247,7 @@ type RefreshVerdict int
 const (
 	RefuseToken  RefreshVerdict = iota // ErrInvalidGrant, nothing changes
 	RotateToken                        // spend it, store the successor
-	RetryToken                         // spent within the grace: a new successor
+	RetryToken                         // spent within the grace, successor unspent: the same successor again
 	RevokeFamily                       // reuse: revoke the family and the user's tokens
 )
 
@@ -240,10 +261,24 @@ func (r RefreshRotation) Judge(st RefreshState) RefreshVerdict {
 		return RefuseToken
 	case st.SpentAt == nil:
 		return RotateToken
-	case r.ReuseGrace > 0 && r.At.Sub(*st.SpentAt) <= r.ReuseGrace:
+	case r.ReuseGrace > 0 && r.At.Sub(*st.SpentAt) <= r.ReuseGrace && st.Successor != nil && !st.SuccessorSpent:
 		return RetryToken
 	}
 	return RevokeFamily
+}
+
+// Outcome is what a rotation answers once verdict v on st committed: the
+// family and, for a retry, the sealed successor st holds.
+func Outcome(st RefreshState, v RefreshVerdict) (RefreshFamily, []byte, error) {
+	switch v {
+	case RefuseToken:
+		return RefreshFamily{}, nil, ErrInvalidGrant
+	case RevokeFamily:
+		return RefreshFamily{}, nil, ErrRefreshReused
+	case RetryToken:
+		return st.Family, st.Successor, nil
+	}
+	return st.Family, nil, nil
 }
 
 // Event is the audit event of verdict v on family f.

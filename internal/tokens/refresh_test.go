@@ -16,6 +16,7 @@ func TestJudge_DecidesEachPresentation(t *testing.T) {
 	r := tokens.RefreshRotation{At: t0.Add(time.Minute + 5*time.Second), IdleTimeout: 10 * time.Minute}
 	withGrace := r
 	withGrace.ReuseGrace = 10 * time.Second
+	successor := []byte("sealed")
 	for _, tc := range []struct {
 		name string
 		r    tokens.RefreshRotation
@@ -24,7 +25,12 @@ func TestJudge_DecidesEachPresentation(t *testing.T) {
 	}{
 		{"current token", r, tokens.RefreshState{Family: live, UserActive: true}, tokens.RotateToken},
 		{"spent, no grace", r, tokens.RefreshState{Family: live, SpentAt: &spent, UserActive: true}, tokens.RevokeFamily},
-		{"spent within grace", withGrace, tokens.RefreshState{Family: live, SpentAt: &spent, UserActive: true}, tokens.RetryToken},
+		{"spent within grace", withGrace, tokens.RefreshState{Family: live, SpentAt: &spent, UserActive: true, Successor: successor}, tokens.RetryToken},
+		{"spent within grace, successor spent", withGrace,
+			tokens.RefreshState{Family: live, SpentAt: &spent, UserActive: true, Successor: successor, SuccessorSpent: true}, tokens.RevokeFamily},
+		{"spent within grace before successors were kept", withGrace, tokens.RefreshState{Family: live, SpentAt: &spent, UserActive: true}, tokens.RevokeFamily},
+		{"spent past the grace", tokens.RefreshRotation{At: spent.Add(11 * time.Second), IdleTimeout: 10 * time.Minute, ReuseGrace: 10 * time.Second},
+			tokens.RefreshState{Family: live, SpentAt: &spent, UserActive: true, Successor: successor}, tokens.RevokeFamily},
 		{"revoked family", r, tokens.RefreshState{Family: revoked, UserActive: true}, tokens.RefuseToken},
 		{"revoked family, spent token", r, tokens.RefreshState{Family: revoked, SpentAt: &spent, UserActive: true}, tokens.RefuseToken},
 		{"disabled user", r, tokens.RefreshState{Family: live}, tokens.RefuseToken},

@@ -43,31 +43,30 @@ func queueRefreshToken(b *pgx.Batch, hash string, family uuid.UUID, at time.Time
 // RotateRefreshToken spends a token and stores its successor. The family
 // row is locked first, so rotations of one family queue; the conditional
 // UPDATE is what guarantees one winner per token either way.
-func (s *Store) RotateRefreshToken(ctx context.Context, r tokens.RefreshRotation) (tokens.RefreshFamily, error) {
-	var f tokens.RefreshFamily
+func (s *Store) RotateRefreshToken(ctx context.Context, r tokens.RefreshRotation) (tokens.RefreshFamily, []byte, error) {
+	var st tokens.RefreshState
 	var verdict tokens.RefreshVerdict
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var st tokens.RefreshState
 		var err error
-		st.Family, err = scanFamily(tx.QueryRow(ctx, `
-			SELECT `+familyColumns+`, t.spent_at, u.state = 'active'
-			FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id JOIN users u ON u.id = f.user_id
-			WHERE t.hash = $1 FOR UPDATE OF f`, r.Presented), &st.SpentAt, &st.UserActive)
-		if err != nil {
+		if st, err = refreshState(ctx, tx, r.Presented); err != nil {
 			return err
 		}
-		f = st.Family
 		verdict = r.Judge(st)
 		if verdict == tokens.RotateToken {
-			tag, err := tx.Exec(ctx, `UPDATE refresh_tokens SET spent_at = $2 WHERE hash = $1 AND spent_at IS NULL`, r.Presented, r.At)
+			tag, err := tx.Exec(ctx, `
+				UPDATE refresh_tokens SET spent_at = $2, successor = $3, successor_sealed = $4
+				WHERE hash = $1 AND spent_at IS NULL`, r.Presented, r.At, r.Next, r.NextSealed)
 			if err != nil {
 				return err
 			}
-			if tag.RowsAffected() == 0 { // another rotation spent it first
-				st.SpentAt = &r.At
+			if tag.RowsAffected() == 0 { // another rotation spent it first: judge what it left
+				if st, err = refreshState(ctx, tx, r.Presented); err != nil {
+					return err
+				}
 				verdict = r.Judge(st)
 			}
 		}
+		f := st.Family
 		switch verdict {
 		case tokens.RefuseToken:
 			return nil
@@ -80,26 +79,31 @@ func (s *Store) RotateRefreshToken(ctx context.Context, r tokens.RefreshRotation
 			}
 			return insertAudit(ctx, tx, r.Event(f, verdict))
 		}
-		f.LastUsedAt = r.At
+		st.Family.LastUsedAt = r.At
 		b := &pgx.Batch{}
-		queueRefreshToken(b, r.Next, f.ID, r.At)
+		if verdict == tokens.RotateToken {
+			queueRefreshToken(b, r.Next, f.ID, r.At)
+		}
 		b.Queue(`UPDATE refresh_families SET last_used_at = $2 WHERE id = $1`, f.ID, r.At)
-		return appendAudit(ctx, tx, b, r.Event(f, verdict))
+		return appendAudit(ctx, tx, b, r.Event(st.Family, verdict))
 	})
-	return refreshOutcome(f, verdict, err)
+	if err != nil {
+		return tokens.RefreshFamily{}, nil, err
+	}
+	return tokens.Outcome(st, verdict)
 }
 
-// refreshOutcome is a rotation's answer once its transaction committed.
-func refreshOutcome(f tokens.RefreshFamily, v tokens.RefreshVerdict, err error) (tokens.RefreshFamily, error) {
-	switch {
-	case err != nil:
-		return tokens.RefreshFamily{}, err
-	case v == tokens.RefuseToken:
-		return tokens.RefreshFamily{}, tokens.ErrInvalidGrant
-	case v == tokens.RevokeFamily:
-		return tokens.RefreshFamily{}, tokens.ErrRefreshReused
-	}
-	return f, nil
+// refreshState reads what a rotation judges of the token hash, locking
+// its family.
+func refreshState(ctx context.Context, tx pgx.Tx, hash string) (tokens.RefreshState, error) {
+	var st tokens.RefreshState
+	var err error
+	st.Family, err = scanFamily(tx.QueryRow(ctx, `
+		SELECT `+familyColumns+`, t.spent_at, u.state = 'active', t.successor_sealed, n.spent_at IS NOT NULL
+		FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id JOIN users u ON u.id = f.user_id
+		LEFT JOIN refresh_tokens n ON n.hash = t.successor
+		WHERE t.hash = $1 FOR UPDATE OF f`, hash), &st.SpentAt, &st.UserActive, &st.Successor, &st.SuccessorSpent)
+	return st, err
 }
 
 // RefreshFamilyByToken finds the family of a token, spent or not.

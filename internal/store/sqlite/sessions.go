@@ -47,31 +47,30 @@ func insertRefreshToken(ctx context.Context, tx *sql.Tx, hash string, family uui
 // RotateRefreshToken spends a token and stores its successor. Write
 // transactions are IMMEDIATE, so rotations queue on the write lock; the
 // conditional UPDATE guarantees one winner per token regardless.
-func (s *Store) RotateRefreshToken(ctx context.Context, r tokens.RefreshRotation) (tokens.RefreshFamily, error) {
-	var f tokens.RefreshFamily
+func (s *Store) RotateRefreshToken(ctx context.Context, r tokens.RefreshRotation) (tokens.RefreshFamily, []byte, error) {
+	var st tokens.RefreshState
 	var verdict tokens.RefreshVerdict
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		var st tokens.RefreshState
 		var err error
-		st.Family, err = scanFamily(tx.QueryRowContext(ctx, `
-			SELECT `+familyColumns+`, t.spent_at, u.state = 'active'
-			FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id JOIN users u ON u.id = f.user_id
-			WHERE t.hash = ?`, r.Presented), nullTimeCol{&st.SpentAt}, &st.UserActive)
-		if err != nil {
+		if st, err = refreshState(ctx, tx, r.Presented); err != nil {
 			return err
 		}
-		f = st.Family
 		verdict = r.Judge(st)
 		if verdict == tokens.RotateToken {
-			won, err := affectedOne(tx.ExecContext(ctx, `UPDATE refresh_tokens SET spent_at = ? WHERE hash = ? AND spent_at IS NULL`, ts(r.At), r.Presented))
+			won, err := affectedOne(tx.ExecContext(ctx, `
+				UPDATE refresh_tokens SET spent_at = ?, successor = ?, successor_sealed = ?
+				WHERE hash = ? AND spent_at IS NULL`, ts(r.At), r.Next, r.NextSealed, r.Presented))
 			if err != nil {
 				return err
 			}
-			if !won { // another rotation spent it first
-				st.SpentAt = &r.At
+			if !won { // another rotation spent it first: judge what it left
+				if st, err = refreshState(ctx, tx, r.Presented); err != nil {
+					return err
+				}
 				verdict = r.Judge(st)
 			}
 		}
+		f := st.Family
 		switch verdict {
 		case tokens.RefuseToken:
 			return nil
@@ -84,24 +83,33 @@ func (s *Store) RotateRefreshToken(ctx context.Context, r tokens.RefreshRotation
 			}
 			return insertAudit(ctx, tx, r.Event(f, verdict))
 		}
-		if err := insertRefreshToken(ctx, tx, r.Next, f.ID, r.At); err != nil {
-			return err
+		if verdict == tokens.RotateToken {
+			if err := insertRefreshToken(ctx, tx, r.Next, f.ID, r.At); err != nil {
+				return err
+			}
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE refresh_families SET last_used_at = ? WHERE id = ?`, ts(r.At), f.ID.String()); err != nil {
 			return err
 		}
-		f.LastUsedAt = r.At
-		return insertAudit(ctx, tx, r.Event(f, verdict))
+		st.Family.LastUsedAt = r.At
+		return insertAudit(ctx, tx, r.Event(st.Family, verdict))
 	})
-	switch {
-	case err != nil:
-		return tokens.RefreshFamily{}, err
-	case verdict == tokens.RefuseToken:
-		return tokens.RefreshFamily{}, tokens.ErrInvalidGrant
-	case verdict == tokens.RevokeFamily:
-		return tokens.RefreshFamily{}, tokens.ErrRefreshReused
+	if err != nil {
+		return tokens.RefreshFamily{}, nil, err
 	}
-	return f, nil
+	return tokens.Outcome(st, verdict)
+}
+
+// refreshState reads what a rotation judges of the token hash.
+func refreshState(ctx context.Context, tx *sql.Tx, hash string) (tokens.RefreshState, error) {
+	var st tokens.RefreshState
+	var err error
+	st.Family, err = scanFamily(tx.QueryRowContext(ctx, `
+		SELECT `+familyColumns+`, t.spent_at, u.state = 'active', t.successor_sealed, n.spent_at IS NOT NULL
+		FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id JOIN users u ON u.id = f.user_id
+		LEFT JOIN refresh_tokens n ON n.hash = t.successor
+		WHERE t.hash = ?`, hash), nullTimeCol{&st.SpentAt}, &st.UserActive, &st.Successor, &st.SuccessorSpent)
+	return st, err
 }
 
 // RefreshFamilyByToken finds the family of a token, spent or not.
