@@ -46,7 +46,7 @@ test: lint
 # (`go test` alone runs only the seeds): about ten seconds each on a
 # 2-core machine. A count, not -fuzztime=10s: with a duration, go1.26's
 # fuzz coordinator can fail at the deadline with a bare "context deadline
-# exceeded" (golang/go#75804). The three HTTP targets share one
+# exceeded" (golang/go#75804). The four HTTP targets share one
 # instrumented test binary, built once. A failing input is written to the
 # package's testdata/fuzz/<target>/, where it becomes a seed.
 FUZZ_RUNS ?= 3000
@@ -54,7 +54,7 @@ FUZZ_BIN  := $(CURDIR)/bin/fuzz
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzAuthorize_TokenString$$' -fuzztime $(FUZZ_RUNS)x ./sdk/
 	$(GO) test -c -fuzz . -o $(FUZZ_BIN)/httpapi.test ./internal/httpapi/
-	cd internal/httpapi && for target in FuzzLogin FuzzRefresh FuzzOAuthToken; do \
+	cd internal/httpapi && for target in FuzzLogin FuzzRefresh FuzzOAuthToken FuzzBearer; do \
 		$(FUZZ_BIN)/httpapi.test -test.run '^$$' -test.fuzz "^$$target\$$" -test.fuzztime $(FUZZ_RUNS)x \
 			-test.fuzzcachedir "$$($(GO) env GOCACHE)/fuzz/github.com/gaia-platform/iam/internal/httpapi" || exit 1; \
 	done
