@@ -71,10 +71,10 @@ func TestBodyLimit_AppliesToFormPosts(t *testing.T) {
 	e := testkit.NewIAM(t)
 	srv := e.Serve("--allow-password-grant=true")
 	big := form("grant_type", "password", "username", "alice", "password", strings.Repeat("x", 65<<10))
-	assertOAuthError(t, postToken(t, srv, big), http.StatusBadRequest, "invalid_request")
+	assertOAuthError(t, postToken(t, srv, big), http.StatusRequestEntityTooLarge, "request_too_large")
 	bigJSON := `{"username":"alice","password":"` + strings.Repeat("x", 65<<10) + `"}`
 	testkit.AssertError(t, srv.Do(t, http.MethodPost, "/auth/login", bigJSON, "Content-Type", "application/json"),
-		http.StatusBadRequest, "invalid_request")
+		http.StatusRequestEntityTooLarge, "request_too_large")
 }
 
 // A slowloris client sends headers a byte at a time, or never finishes

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/base64"
 	"errors"
 	"mime"
 	"net/http"
@@ -57,19 +58,21 @@ func (a *api) oauthToken(c *gin.Context) {
 	}
 }
 
-// tokenForm reads the form-encoded body, answering 400 itself when it is
-// not one, repeats a parameter (RFC 6749 §3.2) or holds one that is not
-// text.
+// tokenForm reads the form-encoded body, answering itself when it is
+// larger than maxBody (413, before any parameter is looked at) and with
+// 400 when it is not a form, repeats a parameter (RFC 6749 §3.2) or holds
+// one that is not text.
 func (a *api) tokenForm(c *gin.Context) (url.Values, bool) {
 	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
 	if err != nil || mt != "application/x-www-form-urlencoded" {
 		writeOAuthError(c, http.StatusBadRequest, "invalid_request", "the body must be application/x-www-form-urlencoded")
 		return nil, false
 	}
+	// Request.ParseForm, unlike gin's PostForm, returns the error of a
+	// body cut off at the limit.
 	if err := c.Request.ParseForm(); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeOAuthError(c, http.StatusBadRequest, "invalid_request", "request body is too large")
+		if isTooLarge(err) {
+			writeOAuthError(c, http.StatusRequestEntityTooLarge, "request_too_large", tooLargeMessage)
 		} else {
 			writeOAuthError(c, http.StatusBadRequest, "invalid_request", "the body is not a valid form")
 		}
@@ -101,16 +104,29 @@ func clientCredentials(c *gin.Context, form url.Values) (id, secret string, sent
 		id, err1 := url.QueryUnescape(basicID)
 		secret, err2 := url.QueryUnescape(basicSecret)
 		if err1 != nil || err2 != nil {
-			return "", "", true, "malformed HTTP Basic credentials"
+			return "", "", true, "the Basic client_id and client_secret must be form-urlencoded (RFC 6749 §2.3.1)"
 		}
 		if form.Has("client_id") && form.Get("client_id") != id {
 			return "", "", true, "client_id in the form differs from the HTTP Basic one"
 		}
 		return id, secret, true, ""
 	case c.GetHeader("Authorization") != "":
-		return "", "", true, "unsupported Authorization scheme: use HTTP Basic"
+		return "", "", true, basicProblem(c.GetHeader("Authorization"))
 	}
 	return form.Get("client_id"), form.Get("client_secret"), formSent, ""
+}
+
+// basicProblem says what is wrong with an Authorization header that
+// Request.BasicAuth refused.
+func basicProblem(authorization string) string {
+	scheme, credentials, _ := strings.Cut(authorization, " ")
+	if !strings.EqualFold(scheme, "Basic") {
+		return "unsupported Authorization scheme: use HTTP Basic"
+	}
+	if _, err := base64.StdEncoding.DecodeString(credentials); err != nil {
+		return "the Basic credentials are not base64"
+	}
+	return "the Basic credentials must be client_id:client_secret"
 }
 
 func (a *api) clientCredentialsGrant(c *gin.Context, form url.Values) {
