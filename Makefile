@@ -15,7 +15,7 @@ IAM_TEST_DATABASE_URL ?= postgres://$(PG_USER)@$(PG_HOST):$(PG_PORT)/postgres?ss
 
 export IAM_TEST_DATABASE_URL
 
-.PHONY: all build run run-postgres test lint fuzz bench
+.PHONY: all build run run-postgres deps test lint fuzz bench
 all: build
 
 build:
@@ -35,11 +35,17 @@ run-postgres:
 		|| createdb -h '$(PG_HOST)' -p '$(PG_PORT)' -U '$(PG_USER)' '$(DB_NAME)'
 	IAM_DATABASE_URL='$(PG_DATABASE_URL)' $(GO) run ./cmd/iam serve
 
+# The Debian packages the tests need (curl, jq, Debian's Python 3 and the
+# Python client's dependencies), installed when missing.
+deps:
+	@scripts/test-deps
+
 # Everything against PostgreSQL, then the end-to-end tests (CLI and HTTP)
-# again on the embedded SQLite store.
-test: lint
+# again on the embedded SQLite store (the README test runs on SQLite
+# either way, once).
+test: deps lint
 	$(GO) test -race -count=1 ./...
-	IAM_TEST_STORE=sqlite $(GO) test -race -count=1 ./internal/cli/ ./cmd/...
+	IAM_TEST_STORE=sqlite $(GO) test -race -count=1 ./internal/cli/ ./cmd/example-inventory/
 	$(MAKE) --no-print-directory fuzz
 
 # Each fuzz target explores FUZZ_RUNS inputs beyond its committed seeds
