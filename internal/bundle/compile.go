@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -40,6 +42,7 @@ type Compiler struct {
 	issuer  string
 	ttl     time.Duration
 	modules []opabundle.ModuleFile
+	digest  string // PolicyDigest of modules
 }
 
 // NewCompiler checks cfg once, parsing the modules, so that a policy that
@@ -52,12 +55,13 @@ func NewCompiler(cfg Config) (*Compiler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Compiler{issuer: cfg.Issuer, ttl: cfg.TokenTTL, modules: modules}, nil
+	return &Compiler{issuer: cfg.Issuer, ttl: cfg.TokenTTL, modules: modules, digest: PolicyDigest(cfg.Modules)}, nil
 }
 
 // Compile builds the bundle of src as of at, which decides which
 // revocations are old enough to leave out, publishing keys.Published and
-// signed by keys.Signing with its kid in the signature. The same src, at,
+// signed by keys.Signing with its kid in the signature. The manifest's
+// metadata.gaia.policy_digest is the PolicyDigest of its modules. The same src, at,
 // keys and Config give byte-identical output on every replica: OPA's writer
 // stamps no times in the tar or gzip headers, JSON objects are written with
 // sorted keys, and RS256 signatures are deterministic.
@@ -73,6 +77,9 @@ func (c *Compiler) Compile(src Source, at time.Time, keys tokens.KeySet) (*Signe
 		Modules:  c.modules,
 	}
 	b.Manifest.SetRegoVersion(ast.RegoV1)
+	// In the signed manifest, for the record: consumers that check the
+	// digest compute it from the modules they received.
+	b.Manifest.Metadata = map[string]any{"gaia": map[string]any{"policy_digest": c.digest}}
 	rev, err := revision(b, keys.Signing.ID)
 	if err != nil {
 		return nil, err
@@ -116,6 +123,29 @@ func revision(b opabundle.Bundle, kid string) (string, error) {
 	}
 	part([]byte(kid))
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// PolicyDigest names the Rego a bundle carries, so that an evaluator that
+// implements only the stock policy, rather than running the bundle's Rego,
+// can tell when it is handed another one. It is the hex SHA-256 of, for
+// each module in byte order of its path, "<path>\n<hex SHA-256 of the
+// module's bytes>\n", the path being the module's name in the bundle's tar
+// without its leading "/": the tar holds "/policies/authz.rego", the digest
+// hashes "policies/authz.rego". A leading "/" in m.Path is ignored, so the
+// paths of policies.Modules and those OPA's bundle reader returns agree.
+// testdata/conformance/README.md states the rule for other languages.
+func PolicyDigest(modules []policies.Module) string {
+	mods := make([]policies.Module, len(modules))
+	for i, m := range modules {
+		mods[i] = policies.Module{Path: strings.TrimPrefix(m.Path, "/"), Raw: m.Raw}
+	}
+	slices.SortFunc(mods, func(a, b policies.Module) int { return strings.Compare(a.Path, b.Path) })
+	h := sha256.New()
+	for _, m := range mods {
+		sum := sha256.Sum256(m.Raw)
+		fmt.Fprintf(h, "%s\n%s\n", m.Path, hex.EncodeToString(sum[:]))
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 func moduleFiles(mods []policies.Module) ([]opabundle.ModuleFile, error) {

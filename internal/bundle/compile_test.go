@@ -6,7 +6,9 @@ import (
 	"compress/gzip"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -217,6 +219,41 @@ func TestCompile_PrunesRevocationsThatCanNoLongerMatter(t *testing.T) {
 	jti, subjects = revs(now.Add(ttl))
 	wantList(t, "token revocations a TTL later", jti)
 	wantList(t, "subject revocations a TTL later", subjects, "future", "recent")
+}
+
+// The digest is computed from the files as the tar names them, by the rule
+// testdata/conformance/README.md gives other languages.
+func TestCompile_ManifestCarriesThePolicyDigestOfItsModules(t *testing.T) {
+	b := read(t, compile(t, keyring(t), source, now).Bytes, keyring(t))
+	var received []policies.Module
+	for _, m := range b.Modules {
+		received = append(received, policies.Module{Path: m.Path, Raw: m.Raw})
+	}
+	mods, err := policies.Modules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := bundle.PolicyDigest(mods)
+	if got := bundle.PolicyDigest(received); got != want {
+		t.Errorf("digest of the modules read back (%s) %s, of policies.Modules %s", received[0].Path, got, want)
+	}
+	meta, _ := b.Manifest.Metadata["gaia"].(map[string]any)
+	if got := meta["policy_digest"]; got != want {
+		t.Errorf("manifest metadata.gaia.policy_digest = %v, want %s", got, want)
+	}
+
+	fileSum := sha256.Sum256(mods[0].Raw)
+	byHand := sha256.Sum256([]byte("policies/authz.rego\n" + hex.EncodeToString(fileSum[:]) + "\n"))
+	if len(mods) != 1 || want != hex.EncodeToString(byHand[:]) {
+		t.Errorf("PolicyDigest %s does not follow the documented rule (%x)", want, byHand)
+	}
+	extra := policies.Module{Path: "policies/a.rego", Raw: []byte("package gaia.a\n")}
+	if bundle.PolicyDigest(append(slices.Clone(mods), extra)) != bundle.PolicyDigest([]policies.Module{extra, mods[0]}) {
+		t.Error("PolicyDigest depends on the order modules are given in")
+	}
+	if bundle.PolicyDigest(append(slices.Clone(mods), extra)) == want {
+		t.Error("an extra module left the digest unchanged")
+	}
 }
 
 func TestNewCompiler_RefusesPolicyOPAWouldRefuse(t *testing.T) {
