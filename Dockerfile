@@ -7,7 +7,10 @@ ENV CGO_ENABLED=0
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN go build -trimpath -ldflags="-s -w" -o /out/iam ./cmd/iam
+ARG VERSION=unknown
+ARG COMMIT=unknown
+ARG BUILD_DATE=unknown
+RUN go build -trimpath -ldflags="-s -w -X github.com/gaia-platform/iam/internal/cli.version=${VERSION} -X github.com/gaia-platform/iam/internal/cli.commit=${COMMIT} -X github.com/gaia-platform/iam/internal/cli.buildDate=${BUILD_DATE}" -o /out/iam ./cmd/iam
 
 # Alpine rather than distroless: its busybox wget lets the compose
 # healthcheck probe /readyz.

@@ -18,8 +18,16 @@ export IAM_TEST_DATABASE_URL
 .PHONY: all build run run-postgres deps test lint fuzz bench
 all: build
 
+# What `iam --version` prints.
+VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
+COMMIT     ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+BUILD_DATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS    := -X github.com/gaia-platform/iam/internal/cli.version=$(VERSION) \
+              -X github.com/gaia-platform/iam/internal/cli.commit=$(COMMIT) \
+              -X github.com/gaia-platform/iam/internal/cli.buildDate=$(BUILD_DATE)
+
 build:
-	$(GO) build -o $(BIN) ./cmd/iam
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/iam
 
 # Serves on IAM_HTTP_ADDR (default 127.0.0.1:8080) with no database to set
 # up: the embedded SQLite database in IAM_DATA_DIR (default ./data), unless

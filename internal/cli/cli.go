@@ -59,9 +59,11 @@ func newRoot(stdio IO) *cobra.Command {
 	root.SetOut(stdio.Out)
 	root.SetErr(stdio.Err)
 	c.flags = config.NewFlags(root.PersistentFlags())
+	root.Version = versionLine()
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.AddCommand(c.serveCmd(), c.migrateCmd(), c.createSuperuserCmd(), c.seedCmd(),
 		c.userCmd(), c.roleCmd(), c.auditCmd(), c.keysCmd(), c.importDjangoCmd(),
-		c.serviceCmd(), c.decisionLogsCmd(), c.securityCmd())
+		c.serviceCmd(), c.decisionLogsCmd(), c.securityCmd(), versionCmd())
 	// A group (iam role, iam user, ...) given a subcommand it does not
 	// have fails as iam does with an unknown command, instead of printing
 	// its help and succeeding; with none it prints its help.
@@ -71,6 +73,7 @@ func newRoot(stdio IO) *cobra.Command {
 			group.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
 		}
 	}
+	polishHelp(root)
 	return root
 }
 

@@ -112,13 +112,25 @@ func (c *cli) userCmd() *cobra.Command {
 			return nil
 		}),
 	}
+	enable := &cobra.Command{
+		Use:   "enable USERNAME",
+		Short: "Let a disabled or locked user log in again (tokens voided meanwhile stay void)",
+		Args:  cobra.ExactArgs(1),
+		RunE: c.withApp(func(ctx context.Context, a *app.App, args []string) error {
+			if err := a.Users.Enable(ctx, actor(), args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.Out, "enabled %s\n", args[0])
+			return nil
+		}),
+	}
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List users with their state and roles",
 		Args:  cobra.NoArgs,
 		RunE:  c.withApp(c.listUsers),
 	}
-	cmd.AddCommand(create, setPassword, addRole, removeRole, disable, list)
+	cmd.AddCommand(create, setPassword, addRole, removeRole, disable, enable, list)
 	return cmd
 }
 
