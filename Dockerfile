@@ -7,10 +7,15 @@ ENV CGO_ENABLED=0
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-ARG VERSION=unknown
-ARG COMMIT=unknown
-ARG BUILD_DATE=unknown
-RUN go build -trimpath -ldflags="-s -w -X github.com/gaia-platform/iam/internal/cli.version=${VERSION} -X github.com/gaia-platform/iam/internal/cli.commit=${COMMIT} -X github.com/gaia-platform/iam/internal/cli.buildDate=${BUILD_DATE}" -o /out/iam ./cmd/iam
+# What `iam --version` prints. .git is not in the build context, so pass
+# them: docker build --build-arg VERSION="$(git describe --tags --always --dirty)"
+# --build-arg COMMIT="$(git rev-parse --short HEAD)" . Unset, iam --version
+# says what Go's build information knows, or unknown; the date defaults to
+# the build's.
+ARG VERSION=""
+ARG COMMIT=""
+ARG BUILD_DATE=""
+RUN go build -trimpath -ldflags="-s -w -X github.com/gaia-platform/iam/internal/cli.version=${VERSION} -X github.com/gaia-platform/iam/internal/cli.commit=${COMMIT} -X github.com/gaia-platform/iam/internal/cli.buildDate=${BUILD_DATE:-$(date -u +%Y-%m-%dT%H:%M:%SZ)}" -o /out/iam ./cmd/iam
 
 # Alpine rather than distroless: its busybox wget lets the compose
 # healthcheck probe /readyz.

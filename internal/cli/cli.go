@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -42,6 +43,10 @@ func Run(ctx context.Context, args []string, stdio IO) int {
 	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(stdio.Err, "iam: "+oneLine(err.Error()))
+		var usage *usageError
+		if errors.As(err, &usage) {
+			fmt.Fprintln(stdio.Err, "Usage: "+usage.Usage())
+		}
 		return 1
 	}
 	return 0
@@ -63,7 +68,7 @@ func newRoot(stdio IO) *cobra.Command {
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.AddCommand(c.serveCmd(), c.migrateCmd(), c.createSuperuserCmd(), c.seedCmd(),
 		c.userCmd(), c.roleCmd(), c.auditCmd(), c.keysCmd(), c.importDjangoCmd(),
-		c.serviceCmd(), c.decisionLogsCmd(), c.securityCmd(), versionCmd())
+		c.permissionCmd(), c.sessionCmd(), c.serviceCmd(), c.decisionLogsCmd(), c.securityCmd(), versionCmd())
 	// A group (iam role, iam user, ...) given a subcommand it does not
 	// have fails as iam does with an unknown command, instead of printing
 	// its help and succeeding; with none it prints its help.
@@ -194,4 +199,22 @@ func (c *cli) readPassword(fromStdin bool) (string, error) {
 
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// printFields prints name, value pairs as the describe commands do: one
+// "name: value" line each, the values aligned.
+func printFields(out io.Writer, pairs ...string) error {
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		fmt.Fprintf(w, "%s:\t%s\n", pairs[i], pairs[i+1])
+	}
+	return w.Flush()
+}
+
+// orNone is names as describe commands print them: comma-separated, or none.
+func orNone(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
 }

@@ -249,7 +249,7 @@ func TestHelp_ListsEveryFlag(t *testing.T) {
 }
 
 func TestCommands_UnknownSubcommandOfAGroupFails(t *testing.T) {
-	for _, group := range []string{"role", "user", "service", "keys", "audit", "security", "decision-logs"} {
+	for _, group := range []string{"role", "permission", "user", "session", "service", "keys", "audit", "security", "decision-logs"} {
 		var out, errOut strings.Builder
 		code := cli.Run(context.Background(), []string{group, "bogus"}, cli.IO{In: strings.NewReader(""), Out: &out, Err: &errOut})
 		assertFails(t, testkit.Result{Code: code, Stdout: out.String(), Stderr: errOut.String()}, `unknown command "bogus" for "iam `+group+`"`)

@@ -70,17 +70,30 @@ var examples = map[string]string{
 	"iam user add-role":         "iam user add-role alice Admin",
 	"iam user remove-role":      "iam user remove-role alice Admin",
 	"iam user disable":          "iam user disable alice",
+	"iam user describe":         "iam user describe alice",
 	"iam user enable":           "iam user enable alice",
 	"iam user list":             "iam user list",
 	"iam role":                  "iam role list",
 	"iam role grant":            "iam role grant Analyst inventory.write",
 	"iam role revoke":           "iam role revoke Analyst inventory.write",
+	"iam role create":           "iam role create Auditor --description 'Reads the audit trail'\niam role grant Auditor iam.audit.read",
+	"iam role describe":         "iam role describe Analyst",
+	"iam role update":           "iam role update Analyst --description 'Reads reports and the inventory'",
+	"iam role delete":           "iam role delete Auditor",
 	"iam role list":             "iam role list",
+	"iam permission":            "iam permission list",
+	"iam permission create":     "iam permission create billing.invoice.read --description 'Read invoices'",
+	"iam permission delete":     "iam permission delete billing.invoice.read",
+	"iam permission list":       "iam permission list",
 	"iam service":               "iam service list",
 	"iam service create":        "iam service create reporting --role Analyst --output json",
 	"iam service disable":       "iam service disable reporting",
+	"iam service describe":      "iam service describe reporting",
 	"iam service list":          "iam service list",
 	"iam service rotate-secret": "iam service rotate-secret reporting --output json",
+	"iam session":               "iam session list alice",
+	"iam session list":          "iam session list alice",
+	"iam session end":           "iam session list alice\niam session end alice 3f6c2a8e-5d1b-4c7e-9a0f-2b8d4e6f1a3c",
 	"iam audit":                 "iam audit verify",
 	"iam audit list":            "iam audit list --action auth.login.failed --limit 20",
 	"iam audit tail":            "iam audit tail --follow",
@@ -103,12 +116,16 @@ var examples = map[string]string{
 	"iam help":                  "iam help user create",
 }
 
+// Cobra's template functions are global: registered once, not by each
+// Run, which tests call concurrently.
+func init() { cobra.AddTemplateFunc("flagUsages", flagUsages) }
+
 // polishHelp gives every command of root its example, bool flags shown as
-// plain switches, and argument errors that end with the usage line.
+// plain switches, and argument and flag errors followed by the usage line.
 func polishHelp(root *cobra.Command) {
 	root.InitDefaultHelpCmd()
 	root.InitDefaultCompletionCmd()
-	cobra.AddTemplateFunc("flagUsages", flagUsages)
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return &usageError{err: err, cmd: cmd} })
 	tmpl := strings.NewReplacer(
 		".LocalFlags.FlagUsages", "flagUsages .LocalFlags",
 		".InheritedFlags.FlagUsages", "flagUsages .InheritedFlags",
@@ -119,10 +136,10 @@ func polishHelp(root *cobra.Command) {
 		if ex := examples[cmd.CommandPath()]; ex != "" && cmd.Example == "" {
 			cmd.Example = indent(ex)
 		}
-		if args := cmd.Args; args != nil {
+		if args := cmd.Args; args != nil && !cmd.HasSubCommands() {
 			cmd.Args = func(cmd *cobra.Command, a []string) error {
 				if err := args(cmd, a); err != nil {
-					return fmt.Errorf("%w; usage: %s", err, cmd.UseLine())
+					return &usageError{err: argumentsError(cmd, a, err), cmd: cmd}
 				}
 				return nil
 			}
@@ -132,6 +149,42 @@ func polishHelp(root *cobra.Command) {
 		}
 	}
 	walk(root)
+}
+
+// usageError is a command used wrongly: Run prints the error, then the
+// command's usage line, and not the whole help.
+type usageError struct {
+	err error
+	cmd *cobra.Command
+}
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+// Usage is the command's usage line, e.g. iam user add-role USERNAME ROLE [flags].
+func (e *usageError) Usage() string { return e.cmd.UseLine() }
+
+// argumentsError says which of the arguments cmd's Use line names are
+// missing, or which given ones are extra; err when the count is right.
+func argumentsError(cmd *cobra.Command, args []string, err error) error {
+	var names []string
+	for _, f := range strings.Fields(cmd.Use)[1:] {
+		if strings.ContainsAny(f[:1], "[(-") {
+			break
+		}
+		names = append(names, f)
+	}
+	switch {
+	case len(args) < len(names) && len(names)-len(args) == 1:
+		return fmt.Errorf("missing argument %s", names[len(args)])
+	case len(args) < len(names):
+		return fmt.Errorf("missing arguments %s", strings.Join(names[len(args):], " and "))
+	case len(args) > len(names) && len(args)-len(names) == 1:
+		return fmt.Errorf("unexpected argument %q", args[len(names)])
+	case len(args) > len(names):
+		return fmt.Errorf("unexpected arguments %q", args[len(names):])
+	}
+	return err
 }
 
 func indent(s string) string {

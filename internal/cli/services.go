@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -92,7 +93,28 @@ func (c *cli) serviceCmd() *cobra.Command {
 			return w.Flush()
 		}),
 	}
-	cmd.AddCommand(create, rotate, disable, list)
+	describe := &cobra.Command{
+		Use:   "describe NAME",
+		Short: "Show a service account's client id, state, roles, and when it was created and changed (never its secret)",
+		Args:  cobra.ExactArgs(1),
+		RunE: c.withServices(func(ctx context.Context, _ *app.App, s *serviceaccount.Service, args []string) error {
+			acct, err := s.Lookup(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			// Only the listing reads an account's roles.
+			accts, err := s.List(ctx)
+			if err != nil {
+				return err
+			}
+			if i := slices.IndexFunc(accts, func(a serviceaccount.Account) bool { return a.ID == acct.ID }); i >= 0 {
+				acct = accts[i]
+			}
+			return printFields(c.Out, "name", acct.Name, "client id", acct.ID.String(), "state", string(acct.State),
+				"roles", orNone(acct.Roles), "created", stamp(acct.CreatedAt), "updated", stamp(acct.UpdatedAt))
+		}),
+	}
+	cmd.AddCommand(create, rotate, disable, describe, list)
 	return cmd
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gaia-platform/iam/internal/app"
 	"github.com/gaia-platform/iam/internal/authz"
+	"github.com/gaia-platform/iam/internal/identity"
 )
 
 func (c *cli) createSuperuserCmd() *cobra.Command {
@@ -105,11 +106,7 @@ func (c *cli) userCmd() *cobra.Command {
 		Short: "Stop a user from logging in",
 		Args:  cobra.ExactArgs(1),
 		RunE: c.withApp(func(ctx context.Context, a *app.App, args []string) error {
-			if err := a.Users.Disable(ctx, actor(), args[0]); err != nil {
-				return err
-			}
-			fmt.Fprintf(c.Out, "disabled %s\n", args[0])
-			return nil
+			return c.setUserState(ctx, a, args[0], identity.StateDisabled)
 		}),
 	}
 	enable := &cobra.Command{
@@ -117,12 +114,14 @@ func (c *cli) userCmd() *cobra.Command {
 		Short: "Let a disabled or locked user log in again (tokens voided meanwhile stay void)",
 		Args:  cobra.ExactArgs(1),
 		RunE: c.withApp(func(ctx context.Context, a *app.App, args []string) error {
-			if err := a.Users.Enable(ctx, actor(), args[0]); err != nil {
-				return err
-			}
-			fmt.Fprintf(c.Out, "enabled %s\n", args[0])
-			return nil
+			return c.setUserState(ctx, a, args[0], identity.StateActive)
 		}),
+	}
+	describe := &cobra.Command{
+		Use:   "describe USERNAME",
+		Short: "Show a user's id, state, roles, and when it was created, changed and last logged in",
+		Args:  cobra.ExactArgs(1),
+		RunE:  c.withApp(c.describeUser),
 	}
 	list := &cobra.Command{
 		Use:   "list",
@@ -130,8 +129,48 @@ func (c *cli) userCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE:  c.withApp(c.listUsers),
 	}
-	cmd.AddCommand(create, setPassword, addRole, removeRole, disable, enable, list)
+	cmd.AddCommand(create, setPassword, addRole, removeRole, disable, enable, describe, list)
 	return cmd
+}
+
+// setUserState disables or enables username. Either is a no-op, which
+// records nothing, for a user in that state already: then it says so.
+func (c *cli) setUserState(ctx context.Context, a *app.App, username string, want identity.State) error {
+	u, err := a.Users.Lookup(ctx, username)
+	if err != nil {
+		return err
+	}
+	if u.State == want {
+		fmt.Fprintf(c.Out, "nothing to do: %s is %s already\n", u.Username, want)
+		return nil
+	}
+	change, done := a.Users.Disable, "disabled"
+	if want == identity.StateActive {
+		change, done = a.Users.Enable, "enabled"
+	}
+	if err := change(ctx, actor(), u.Username); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.Out, "%s %s\n", done, u.Username)
+	return nil
+}
+
+func (c *cli) describeUser(ctx context.Context, a *app.App, args []string) error {
+	u, err := a.Users.Lookup(ctx, args[0])
+	if err != nil {
+		return err
+	}
+	g, err := a.RBAC.Grants(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	last := "never"
+	if u.LastLoginAt != nil {
+		last = stamp(*u.LastLoginAt)
+	}
+	return printFields(c.Out,
+		"username", u.Username, "id", u.ID.String(), "state", string(u.State), "roles", orNone(g.Roles),
+		"created", stamp(u.CreatedAt), "updated", stamp(u.UpdatedAt), "last login", last)
 }
 
 func (c *cli) changeUserRole(ctx context.Context, a *app.App, username, role string, add bool) error {

@@ -342,29 +342,46 @@ func (f *Flags) positiveDurations(to map[string]*time.Duration) error {
 
 func (f *Flags) sessions() (Sessions, error) {
 	var s Sessions
-	for _, d := range []struct {
-		env      string
-		to       *time.Duration
-		positive bool
-	}{
-		{"IAM_REFRESH_TOKEN_TTL", &s.RefreshTokenTTL, true},
-		{"IAM_REFRESH_IDLE_TIMEOUT", &s.IdleTimeout, false},
-		{"IAM_REFRESH_REUSE_GRACE", &s.ReuseGrace, false},
-	} {
-		v := f.value(d.env)
-		var err error
-		*d.to, err = time.ParseDuration(v)
-		switch {
-		case err != nil || *d.to < 0:
-			return Sessions{}, fmt.Errorf("%s %q is not a Go duration such as 24h", d.env, v)
-		case d.positive && *d.to == 0:
-			return Sessions{}, fmt.Errorf("%s %q must be positive", d.env, v)
-		}
+	var err error
+	if s.RefreshTokenTTL, err = f.sessionDuration("IAM_REFRESH_TOKEN_TTL", true); err != nil {
+		return Sessions{}, err
+	}
+	if s.IdleTimeout, err = f.RefreshIdleTimeout(); err != nil {
+		return Sessions{}, err
+	}
+	if s.ReuseGrace, err = f.sessionDuration("IAM_REFRESH_REUSE_GRACE", false); err != nil {
+		return Sessions{}, err
 	}
 	if s.ReuseGrace > time.Minute {
 		return Sessions{}, fmt.Errorf("IAM_REFRESH_REUSE_GRACE %s is longer than 1m: a grace is for a client retrying a lost response", s.ReuseGrace)
 	}
 	return s, nil
+}
+
+// AddSessionFlags registers what iam session list reads of the server's
+// configuration on fs.
+func (f *Flags) AddSessionFlags(fs *pflag.FlagSet) {
+	f.add(fs, "IAM_REFRESH_IDLE_TIMEOUT", "refresh-idle-timeout", "24h",
+		"the server's: a session whose refresh token goes unused this long is over, a Go duration (0: no idle timeout)")
+}
+
+// RefreshIdleTimeout validates IAM_REFRESH_IDLE_TIMEOUT.
+func (f *Flags) RefreshIdleTimeout() (time.Duration, error) {
+	return f.sessionDuration("IAM_REFRESH_IDLE_TIMEOUT", false)
+}
+
+// sessionDuration parses a session setting: a Go duration, not negative,
+// and when positive is set not zero either.
+func (f *Flags) sessionDuration(env string, positive bool) (time.Duration, error) {
+	v := f.value(env)
+	d, err := time.ParseDuration(v)
+	switch {
+	case err != nil || d < 0:
+		return 0, fmt.Errorf("%s %q is not a Go duration such as 24h", env, v)
+	case positive && d == 0:
+		return 0, fmt.Errorf("%s %q must be positive", env, v)
+	}
+	return d, nil
 }
 
 // Store kinds.
