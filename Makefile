@@ -15,7 +15,7 @@ IAM_TEST_DATABASE_URL ?= postgres://$(PG_USER)@$(PG_HOST):$(PG_PORT)/postgres?ss
 
 export IAM_TEST_DATABASE_URL
 
-.PHONY: all build run run-postgres deps test lint fuzz bench
+.PHONY: all build run run-postgres deps test test-python lint fuzz bench bench-python
 all: build
 
 # What `iam --version` prints.
@@ -54,7 +54,17 @@ deps:
 test: deps lint
 	$(GO) test -race -count=1 ./...
 	IAM_TEST_STORE=sqlite $(GO) test -race -count=1 ./internal/cli/ ./cmd/example-inventory/
+	$(MAKE) --no-print-directory test-python
 	$(MAKE) --no-print-directory fuzz
+
+# The Python client's own tests (clients/python) on Debian's Python, with a
+# stock opa of the pinned version for its differential tests. (The Go
+# tests above also run the Python examples and the cross-language parity
+# test against a live IAM.)
+PYTHON ?= /usr/bin/python3
+test-python:
+	$(GO) build -o bin/opa github.com/open-policy-agent/opa
+	cd clients/python && GAIA_IAM_TEST_OPA='$(CURDIR)/bin/opa' $(PYTHON) -m pytest -q
 
 # Each fuzz target explores FUZZ_RUNS inputs beyond its committed seeds
 # (`go test` alone runs only the seeds): about ten seconds each on a
@@ -87,3 +97,10 @@ lint:
 BENCHTIME ?= 3s
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+	$(MAKE) --no-print-directory bench-python
+
+# The Python client's decision latencies: cached, first-seen, and the same
+# question asked of a local stock OPA over HTTP (the sidecar mode).
+bench-python:
+	$(GO) build -o bin/opa github.com/open-policy-agent/opa
+	cd clients/python && GAIA_IAM_TEST_OPA='$(CURDIR)/bin/opa' $(PYTHON) bench.py

@@ -1,0 +1,57 @@
+// Package examples holds the example services of other languages; this
+// test holds each to the same end-to-end story as cmd/example-inventory,
+// against a real IAM.
+package examples_test
+
+import (
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gaia-platform/iam/internal/testkit"
+)
+
+// pythonService starts a Python example with argv (ADDR replaced by its
+// address) in dir, as a testkit.InventoryService.
+func pythonService(dir string, modules []string, argv ...string) testkit.InventoryService {
+	return func(t *testing.T, iamURL, cacheDir string, poll time.Duration) (string, func()) {
+		t.Helper()
+		python := testkit.Python(t, modules...)
+		addr := testkit.FreeAddr(t)
+		args := []string{python}
+		for _, a := range argv {
+			args = append(args, strings.ReplaceAll(a, "ADDR", addr))
+		}
+		env := testkit.PythonEnv("IAM_URL="+iamURL, "EXAMPLE_HTTP_ADDR="+addr,
+			fmt.Sprintf("GAIA_IAM_POLL_INTERVAL=%g", poll.Seconds()), "GAIA_IAM_CACHE_DIR="+cacheDir)
+		stop, output := testkit.StartProcess(t, filepath.Join(testkit.RepoRoot(), "examples", dir), env, args...)
+		base := "http://" + addr
+		testkit.Eventually(t, 20*time.Second, dir+" answers", func() bool {
+			resp, err := http.Get(base + "/healthz")
+			if err == nil {
+				resp.Body.Close()
+			}
+			return err == nil
+		})
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("%s printed:\n%s", dir, output())
+			}
+		})
+		return base, stop
+	}
+}
+
+func TestDjangoExample_EnforcesPermissionsFromALiveIAM(t *testing.T) {
+	t.Parallel()
+	testkit.InventoryStory(t, pythonService("django-inventory", []string{"django", "rest_framework"},
+		"manage.py", "runserver", "--noreload", "ADDR"))
+}
+
+func TestFastAPIExample_EnforcesPermissionsFromALiveIAM(t *testing.T) {
+	t.Parallel()
+	testkit.InventoryStory(t, pythonService("fastapi-inventory", []string{"fastapi", "uvicorn"}, "main.py"))
+}
