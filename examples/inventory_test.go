@@ -14,20 +14,20 @@ import (
 	"github.com/gaia-platform/iam/internal/testkit"
 )
 
-// pythonService starts a Python example with argv (ADDR replaced by its
-// address) in dir, as a testkit.InventoryService.
-func pythonService(dir string, modules []string, argv ...string) testkit.InventoryService {
+// exampleService starts the example in dir with the argv command returns
+// (ADDR in it replaced by the service's address), as a
+// testkit.InventoryService.
+func exampleService(dir string, command func(t *testing.T) []string) testkit.InventoryService {
 	return func(t *testing.T, iamURL, cacheDir string, poll time.Duration) (string, func()) {
 		t.Helper()
-		python := testkit.Python(t, modules...)
+		argv := command(t)
 		addr := testkit.FreeAddr(t)
-		args := []string{python}
-		for _, a := range argv {
-			args = append(args, strings.ReplaceAll(a, "ADDR", addr))
+		for i, a := range argv {
+			argv[i] = strings.ReplaceAll(a, "ADDR", addr)
 		}
 		env := testkit.PythonEnv("IAM_URL="+iamURL, "EXAMPLE_HTTP_ADDR="+addr,
 			fmt.Sprintf("GAIA_IAM_POLL_INTERVAL=%g", poll.Seconds()), "GAIA_IAM_CACHE_DIR="+cacheDir)
-		stop, output := testkit.StartProcess(t, filepath.Join(testkit.RepoRoot(), "examples", dir), env, args...)
+		stop, output := testkit.StartProcess(t, filepath.Join(testkit.RepoRoot(), "examples", dir), env, argv...)
 		base := "http://" + addr
 		testkit.Eventually(t, 20*time.Second, dir+" answers", func() bool {
 			resp, err := http.Get(base + "/healthz")
@@ -47,11 +47,14 @@ func pythonService(dir string, modules []string, argv ...string) testkit.Invento
 
 func TestDjangoExample_EnforcesPermissionsFromALiveIAM(t *testing.T) {
 	t.Parallel()
-	testkit.InventoryStory(t, pythonService("django-inventory", []string{"django", "rest_framework"},
-		"manage.py", "runserver", "--noreload", "ADDR"))
+	testkit.InventoryStory(t, exampleService("django-inventory", func(t *testing.T) []string {
+		return []string{testkit.Python(t, "django", "rest_framework"), "manage.py", "runserver", "--noreload", "ADDR"}
+	}))
 }
 
 func TestFastAPIExample_EnforcesPermissionsFromALiveIAM(t *testing.T) {
 	t.Parallel()
-	testkit.InventoryStory(t, pythonService("fastapi-inventory", []string{"fastapi", "uvicorn"}, "main.py"))
+	testkit.InventoryStory(t, exampleService("fastapi-inventory", func(t *testing.T) []string {
+		return []string{testkit.Python(t, "fastapi", "uvicorn"), "main.py"}
+	}))
 }
