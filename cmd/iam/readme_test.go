@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gaia-platform/iam/internal/testkit"
 )
 
 // The README's runnable walkthrough: every shell block from the first heading
@@ -86,7 +87,7 @@ func TestREADME_TourAndEnforcementRunAsWritten(t *testing.T) {
 	goRun(t, module, "tool", "-n", "opa") // builds it, so the README's first `go tool opa` starts at once
 
 	env := readmeEnv(module)
-	inventoryAddr, opaAddr := freeAddr(t), freeAddr(t)
+	inventoryAddr, opaAddr := testkit.FreeAddr(t), testkit.FreeAddr(t)
 	sh := startShell(t, dir, private, append(env, "EXAMPLE_HTTP_ADDR="+inventoryAddr))
 	t.Cleanup(func() { dumpLogs(t, dir, private) })
 	// A failing command shows as a line of output; `go` builds in the
@@ -448,16 +449,6 @@ func goRun(t *testing.T, dir string, args ...string) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
