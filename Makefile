@@ -15,7 +15,7 @@ IAM_TEST_DATABASE_URL ?= postgres://$(PG_USER)@$(PG_HOST):$(PG_PORT)/postgres?ss
 
 export IAM_TEST_DATABASE_URL
 
-.PHONY: all build run run-postgres deps test test-python lint fuzz bench bench-python
+.PHONY: all build run run-postgres deps node-deps test test-python test-node lint fuzz bench bench-python bench-node
 all: build
 
 # What `iam --version` prints.
@@ -48,13 +48,20 @@ run-postgres:
 deps:
 	@scripts/test-deps
 
+# The Node client's and the Express example's dependencies, exactly as
+# their package-lock.json pins them (the Go tests run the example).
+node-deps:
+	cd clients/node && npm ci --no-audit --no-fund --loglevel=error
+	cd examples/express-inventory && npm ci --no-audit --no-fund --loglevel=error
+
 # Everything against PostgreSQL, then the end-to-end tests (CLI and HTTP)
 # again on the embedded SQLite store (the README test runs on SQLite
 # either way, once).
-test: deps lint
+test: deps node-deps lint
 	$(GO) test -race -count=1 ./...
 	IAM_TEST_STORE=sqlite $(GO) test -race -count=1 ./internal/cli/ ./cmd/example-inventory/
 	$(MAKE) --no-print-directory test-python
+	$(MAKE) --no-print-directory test-node
 	$(MAKE) --no-print-directory fuzz
 
 # The Python client's own tests (clients/python) on Debian's Python, with a
@@ -98,9 +105,21 @@ BENCHTIME ?= 3s
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
 	$(MAKE) --no-print-directory bench-python
+	$(MAKE) --no-print-directory bench-node
+
+# The Node client's own tests (node --test), its sidecar mode against the
+# pinned stock opa.
+test-node:
+	$(GO) build -o bin/opa github.com/open-policy-agent/opa
+	cd clients/node && GAIA_IAM_TEST_OPA='$(CURDIR)/bin/opa' npm test
 
 # The Python client's decision latencies: cached, first-seen, and the same
 # question asked of a local stock OPA over HTTP (the sidecar mode).
 bench-python:
 	$(GO) build -o bin/opa github.com/open-policy-agent/opa
 	cd clients/python && GAIA_IAM_TEST_OPA='$(CURDIR)/bin/opa' $(PYTHON) bench.py
+
+# The Node client's decision latencies, with the same stock-OPA comparison.
+bench-node:
+	$(GO) build -o bin/opa github.com/open-policy-agent/opa
+	cd clients/node && GAIA_IAM_TEST_OPA='$(CURDIR)/bin/opa' node bench.mjs

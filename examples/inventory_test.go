@@ -58,3 +58,10 @@ func TestFastAPIExample_EnforcesPermissionsFromALiveIAM(t *testing.T) {
 		return []string{testkit.Python(t, "fastapi", "uvicorn"), "main.py"}
 	}))
 }
+
+func TestExpressExample_EnforcesPermissionsFromALiveIAM(t *testing.T) {
+	t.Parallel()
+	testkit.InventoryStory(t, exampleService("express-inventory", func(t *testing.T) []string {
+		return []string{testkit.NodeProject(t, "examples/express-inventory"), "server.js"}
+	}))
+}

@@ -1,12 +1,15 @@
 package conformance
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -34,17 +37,39 @@ with gaia_iam.Authorizer(q["iam_url"], poll_interval=1.0) as authz:
             print(json.dumps({"allow": d.allow, "reasons": sorted(d.reasons)}))
 `
 
+// nodeDecide is the same for the Node package.
+const nodeDecide = `
+import { createAuthorizer } from '@gaia-platform/iam';
+let input = '';
+for await (const chunk of process.stdin) input += chunk;
+const q = JSON.parse(input);
+const authz = createAuthorizer({ iamUrl: q.iam_url, pollInterval: 1000 });
+const deadline = Date.now() + 20000;
+while (!authz.isReady()) {
+  if (Date.now() > deadline) { console.error('no bundle within 20 s'); process.exit(1); }
+  await new Promise((r) => setTimeout(r, 50));
+}
+for (const token of q.tokens) {
+  for (const permission of q.permissions) {
+    const d = await authz.authorize(token, permission);
+    console.log(JSON.stringify({ allow: d.allow, reasons: [...d.reasons].sort() }));
+  }
+}
+await authz.close();
+`
+
 type decision struct {
 	Allow   bool     `json:"allow"`
 	Reasons []string `json:"reasons"`
 }
 
-// The same token × permission matrix, asked of the Go SDK, a stock OPA
-// and the Python package loading one live IAM's bundle, gets the same
-// answers from all three.
-func TestLiveParity_GoSDKStockOPAAndPythonAgree(t *testing.T) {
+// The same token × permission matrix, asked of the Go SDK, a stock OPA,
+// the Python package and the Node package loading one live IAM's bundle,
+// gets the same answers from all four.
+func TestLiveParity_GoSDKStockOPAPythonAndNodeAgree(t *testing.T) {
 	t.Parallel()
 	python := testkit.Python(t)
+	node := testkit.NodeProject(t, "clients/node")
 	e := testkit.NewIAM(t)
 	e.WithUser("alice", testkit.InventoryPassword, "Analyst")
 	e.Must(testkit.InventoryPassword+"\n", "user", "create", "bob", "--password-stdin", "--role", "Viewer")
@@ -95,28 +120,17 @@ func TestLiveParity_GoSDKStockOPAAndPythonAgree(t *testing.T) {
 	})
 
 	query, _ := json.Marshal(map[string]any{"iam_url": srv.URL, "tokens": tokens, "permissions": permissions})
-	cmd := exec.Command(python, "-c", pythonDecide)
-	cmd.Env = testkit.PythonEnv()
-	cmd.Stdin = strings.NewReader(string(query))
-	out, err := cmd.Output()
-	if err != nil {
-		var stderr string
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = string(ee.Stderr)
-		}
-		t.Fatalf("python: %v: %s", err, stderr)
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	if len(lines) != len(tokens)*len(permissions) {
-		t.Fatalf("python printed %d decisions, want %d:\n%s", len(lines), len(tokens)*len(permissions), out)
-	}
+	py := decisions(t, exec.Command(python, "-c", pythonDecide), testkit.PythonEnv(), query, len(tokens)*len(permissions))
+	nodeCmd := exec.Command(node, "--input-type=module", "-e", nodeDecide)
+	nodeCmd.Dir = filepath.Join(testkit.RepoRoot(), "clients", "node") // the package resolves itself by name
+	js := decisions(t, nodeCmd, os.Environ(), query, len(tokens)*len(permissions))
 	allowed := 0
+	norm := func(d decision) string {
+		b, _ := json.Marshal(decision{d.Allow, append([]string{}, d.Reasons...)})
+		return string(b)
+	}
 	for i, token := range tokens {
 		for j, permission := range permissions {
-			var py decision
-			if err := json.Unmarshal([]byte(lines[i*len(permissions)+j]), &py); err != nil {
-				t.Fatal(err)
-			}
 			d, err := authz.Authorize(context.Background(), token, permission)
 			if err != nil {
 				t.Fatal(err)
@@ -127,12 +141,9 @@ func TestLiveParity_GoSDKStockOPAAndPythonAgree(t *testing.T) {
 			if err := json.Unmarshal(raw, &opa); err != nil {
 				t.Fatal(err)
 			}
-			norm := func(d decision) string {
-				b, _ := json.Marshal(decision{d.Allow, append([]string{}, d.Reasons...)})
-				return string(b)
-			}
-			if norm(goSDK) != norm(opa) || norm(py) != norm(opa) {
-				t.Errorf("token %d / %q: Go SDK %s, stock OPA %s, Python %s", i, permission, norm(goSDK), norm(opa), norm(py))
+			k := i*len(permissions) + j
+			if want := norm(opa); norm(goSDK) != want || norm(py[k]) != want || norm(js[k]) != want {
+				t.Errorf("token %d / %q: Go SDK %s, stock OPA %s, Python %s, Node %s", i, permission, norm(goSDK), want, norm(py[k]), norm(js[k]))
 			}
 			if opa.Allow {
 				allowed++
@@ -142,4 +153,29 @@ func TestLiveParity_GoSDKStockOPAAndPythonAgree(t *testing.T) {
 	if allowed == 0 || allowed == len(tokens)*len(permissions) {
 		t.Fatalf("%d of %d allowed: the matrix does not tell answers apart", allowed, len(tokens)*len(permissions))
 	}
+}
+
+// decisions runs cmd with query on stdin and reads want decisions, one
+// JSON object a line, from what it prints.
+func decisions(t *testing.T, cmd *exec.Cmd, env []string, query []byte, want int) []decision {
+	t.Helper()
+	cmd.Env = env
+	cmd.Stdin = bytes.NewReader(query)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s: %v: %s", cmd.Path, err, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != want {
+		t.Fatalf("%s printed %d decisions, want %d:\n%s", cmd.Path, len(lines), want, out)
+	}
+	ds := make([]decision, len(lines))
+	for i, line := range lines {
+		if err := json.Unmarshal([]byte(line), &ds[i]); err != nil {
+			t.Fatalf("%s printed %q: %v", cmd.Path, line, err)
+		}
+	}
+	return ds
 }
