@@ -23,10 +23,10 @@ import (
 	"github.com/gaia-platform/iam/internal/decisionlog"
 	"github.com/gaia-platform/iam/internal/httpapi"
 	"github.com/gaia-platform/iam/internal/identity"
-	"github.com/gaia-platform/iam/internal/security"
 	"github.com/gaia-platform/iam/internal/serviceaccount"
 	"github.com/gaia-platform/iam/internal/store/postgres"
 	"github.com/gaia-platform/iam/internal/store/sqlite"
+	"github.com/gaia-platform/iam/internal/throttle"
 	"github.com/gaia-platform/iam/internal/tokens"
 	"github.com/gaia-platform/iam/policies"
 )
@@ -42,7 +42,7 @@ type Store interface {
 	bundle.Store
 	serviceaccount.Store
 	decisionlog.Store
-	security.Store
+	throttle.Store
 	AuditEvents(ctx context.Context, action string, limit int) ([]audit.Stored, error)
 	AuditChain(ctx context.Context, after int64, limit int) ([]audit.Link, error)
 	AuditTail(ctx context.Context, q audit.TailQuery) ([]audit.Stored, error)
@@ -210,8 +210,8 @@ func (a *App) DecisionLogs(cfg config.DecisionLogs) *decisionlog.Service {
 }
 
 // Throttle returns the login throttle applying policy.
-func (a *App) Throttle(policy security.Policy) *security.Throttle {
-	return security.NewThrottle(a.Store, policy, a.Now)
+func (a *App) Throttle(policy throttle.Policy) *throttle.Throttle {
+	return throttle.NewThrottle(a.Store, policy, a.Now)
 }
 
 // ServiceAccounts returns the service account service, hashing client

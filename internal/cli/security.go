@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gaia-platform/iam/internal/app"
-	"github.com/gaia-platform/iam/internal/security"
+	"github.com/gaia-platform/iam/internal/throttle"
 )
 
 func (c *cli) securityCmd() *cobra.Command {
@@ -28,7 +28,7 @@ func (c *cli) securityCmd() *cobra.Command {
 				return err
 			}
 			// Unblocking reads no policy: any will do.
-			changed, err := a.Throttle(security.DefaultPolicy).Unblock(ctx, actor(), kind, subject)
+			changed, err := a.Throttle(throttle.DefaultPolicy).Unblock(ctx, actor(), kind, subject)
 			if err != nil {
 				return err
 			}
@@ -48,7 +48,7 @@ func (c *cli) securityCmd() *cobra.Command {
 		Short: "List the account names and client IPs locked now",
 		Args:  cobra.NoArgs,
 		RunE: c.withApp(func(ctx context.Context, a *app.App, _ []string) error {
-			bs, err := a.Throttle(security.DefaultPolicy).Blocks(ctx)
+			bs, err := a.Throttle(throttle.DefaultPolicy).Blocks(ctx)
 			if err != nil {
 				return err
 			}
@@ -65,16 +65,16 @@ func (c *cli) securityCmd() *cobra.Command {
 }
 
 // unblockSubject is what `iam security unblock` was asked to unblock.
-func unblockSubject(ip, user string) (security.Kind, string, error) {
+func unblockSubject(ip, user string) (throttle.Kind, string, error) {
 	switch {
 	case (ip == "") == (user == ""):
 		return "", "", errors.New("give exactly one of --ip ADDRESS and --user USERNAME")
 	case user != "":
-		return security.KindUser, user, nil
+		return throttle.KindUser, user, nil
 	}
 	a, err := netip.ParseAddr(ip)
 	if err != nil {
 		return "", "", fmt.Errorf("--ip %q is not an IP address", ip)
 	}
-	return security.KindIP, a.Unmap().String(), nil
+	return throttle.KindIP, a.Unmap().String(), nil
 }

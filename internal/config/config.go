@@ -17,8 +17,9 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/gaia-platform/iam/internal/clientip"
 	"github.com/gaia-platform/iam/internal/identity"
-	"github.com/gaia-platform/iam/internal/security"
+	"github.com/gaia-platform/iam/internal/throttle"
 )
 
 // Config is the server's configuration after validation.
@@ -40,9 +41,9 @@ type Config struct {
 	// for one; the rest are shed with 503.
 	Hashing identity.HashLimits
 	// Throttle locks account names and client IPs after failed logins.
-	Throttle security.Policy
+	Throttle throttle.Policy
 	// TrustedProxies are the peers whose X-Forwarded-For names the client.
-	TrustedProxies security.Proxies
+	TrustedProxies clientip.Proxies
 	HTTPTimeouts   HTTPTimeouts
 }
 
@@ -212,7 +213,7 @@ func (f *Flags) Config() (Config, error) {
 	if c.Throttle, err = f.throttle(); err != nil {
 		return Config{}, err
 	}
-	if c.TrustedProxies, err = security.ParseProxies(f.value("IAM_TRUSTED_PROXIES")); err != nil {
+	if c.TrustedProxies, err = clientip.ParseProxies(f.value("IAM_TRUSTED_PROXIES")); err != nil {
 		return Config{}, err
 	}
 	if c.HTTPTimeouts, err = f.httpTimeouts(); err != nil {
@@ -292,8 +293,8 @@ func (f *Flags) hashing() (identity.HashLimits, error) {
 	return l, nil
 }
 
-func (f *Flags) throttle() (security.Policy, error) {
-	var p security.Policy
+func (f *Flags) throttle() (throttle.Policy, error) {
+	var p throttle.Policy
 	for _, n := range []struct {
 		env string
 		to  *int

@@ -7,8 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gaia-platform/iam/internal/clientip"
 	"github.com/gaia-platform/iam/internal/config"
-	"github.com/gaia-platform/iam/internal/security"
+	"github.com/gaia-platform/iam/internal/throttle"
 )
 
 var securityVars = []string{"IAM_LOGIN_MAX_FAILURES_USER", "IAM_LOGIN_MAX_FAILURES_IP", "IAM_LOGIN_FAILURE_WINDOW",
@@ -24,8 +25,8 @@ func TestSecurity_DefaultsAreDocumented(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Throttle != security.DefaultPolicy {
-		t.Errorf("throttle %+v, want %+v", c.Throttle, security.DefaultPolicy)
+	if c.Throttle != throttle.DefaultPolicy {
+		t.Errorf("throttle %+v, want %+v", c.Throttle, throttle.DefaultPolicy)
 	}
 	if c.TrustedProxies != nil {
 		t.Errorf("trusted proxies %v, want none", c.TrustedProxies)
@@ -48,11 +49,11 @@ func TestSecurity_EnvironmentSetsThePolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := security.Policy{MaxUserFailures: 3, MaxIPFailures: 100, Window: time.Hour, LockBase: 30 * time.Second, LockMax: 24 * time.Hour}
+	want := throttle.Policy{MaxUserFailures: 3, MaxIPFailures: 100, Window: time.Hour, LockBase: 30 * time.Second, LockMax: 24 * time.Hour}
 	if c.Throttle != want {
 		t.Errorf("throttle %+v, want %+v", c.Throttle, want)
 	}
-	proxies := security.Proxies{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32"), netip.MustParsePrefix("fd00::/8")}
+	proxies := clientip.Proxies{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32"), netip.MustParsePrefix("fd00::/8")}
 	if len(c.TrustedProxies) != len(proxies) {
 		t.Fatalf("trusted proxies %v, want %v", c.TrustedProxies, proxies)
 	}

@@ -11,8 +11,8 @@ import (
 	"github.com/gaia-platform/iam/internal/authz"
 	"github.com/gaia-platform/iam/internal/bundle"
 	"github.com/gaia-platform/iam/internal/identity"
-	"github.com/gaia-platform/iam/internal/security"
 	"github.com/gaia-platform/iam/internal/serviceaccount"
+	"github.com/gaia-platform/iam/internal/throttle"
 	"github.com/gaia-platform/iam/internal/tokens"
 )
 
@@ -36,14 +36,14 @@ func writeError(c *gin.Context, status int, code, message string) {
 const throttledMessage = "too many failed logins; try again later"
 
 // retryAfter is the Retry-After header of t, in whole seconds.
-func retryAfter(t *security.Throttled) string {
+func retryAfter(t *throttle.Throttled) string {
 	return strconv.FormatInt(int64(t.RetryAfter/time.Second), 10)
 }
 
 // fail maps a domain error to its response. Unknown errors are logged and
 // answered with a generic 500 that reveals nothing.
 func (a *api) fail(c *gin.Context, err error) {
-	var throttled *security.Throttled
+	var throttled *throttle.Throttled
 	switch {
 	case errors.As(err, &throttled):
 		c.Header("Retry-After", retryAfter(throttled))

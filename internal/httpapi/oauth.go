@@ -11,8 +11,8 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/gaia-platform/iam/internal/identity"
-	"github.com/gaia-platform/iam/internal/security"
 	"github.com/gaia-platform/iam/internal/serviceaccount"
+	"github.com/gaia-platform/iam/internal/throttle"
 	"github.com/gaia-platform/iam/internal/tokens"
 )
 
@@ -248,7 +248,7 @@ func (a *api) revokeToken(c *gin.Context, raw string) error {
 // oauthFail maps a domain error to its RFC 6749 error. Unknown errors are
 // logged and answered with a server_error that reveals nothing.
 func (a *api) oauthFail(c *gin.Context, err error) {
-	var throttled *security.Throttled
+	var throttled *throttle.Throttled
 	switch {
 	case errors.As(err, &throttled):
 		c.Header("Retry-After", retryAfter(throttled))

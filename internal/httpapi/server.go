@@ -15,10 +15,11 @@ import (
 	"github.com/gaia-platform/iam/internal/audit"
 	"github.com/gaia-platform/iam/internal/authz"
 	"github.com/gaia-platform/iam/internal/bundle"
+	"github.com/gaia-platform/iam/internal/clientip"
 	"github.com/gaia-platform/iam/internal/decisionlog"
 	"github.com/gaia-platform/iam/internal/identity"
-	"github.com/gaia-platform/iam/internal/security"
 	"github.com/gaia-platform/iam/internal/serviceaccount"
+	"github.com/gaia-platform/iam/internal/throttle"
 	"github.com/gaia-platform/iam/internal/tokens"
 )
 
@@ -61,9 +62,9 @@ type Deps struct {
 	// service account name to its id.
 	DecisionLogSubject func(context.Context, string) (string, error)
 	// Throttle locks account names and client IPs after failed logins.
-	Throttle *security.Throttle
+	Throttle *throttle.Throttle
 	// Proxies are the peers whose X-Forwarded-For names the client.
-	Proxies security.Proxies
+	Proxies clientip.Proxies
 	// HSTS sends Strict-Transport-Security on every response: the public
 	// URL is https (a TLS request gets it regardless).
 	HSTS bool

@@ -23,8 +23,8 @@ import (
 	"github.com/gaia-platform/iam/internal/bundle"
 	"github.com/gaia-platform/iam/internal/decisionlog"
 	"github.com/gaia-platform/iam/internal/identity"
-	"github.com/gaia-platform/iam/internal/security"
 	"github.com/gaia-platform/iam/internal/serviceaccount"
+	"github.com/gaia-platform/iam/internal/throttle"
 	"github.com/gaia-platform/iam/internal/tokens"
 )
 
@@ -38,7 +38,7 @@ type Store interface {
 	bundle.Store
 	serviceaccount.Store
 	decisionlog.Store
-	security.Store
+	throttle.Store
 	AuditEvents(ctx context.Context, action string, limit int) ([]audit.Stored, error)
 	AuditChain(ctx context.Context, after int64, limit int) ([]audit.Link, error)
 	AuditTail(ctx context.Context, q audit.TailQuery) ([]audit.Stored, error)

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/gaia-platform/iam/internal/audit"
-	"github.com/gaia-platform/iam/internal/security"
+	"github.com/gaia-platform/iam/internal/throttle"
 )
 
 var throttlingContract = []contractTest{
@@ -20,12 +20,12 @@ var throttlingContract = []contractTest{
 
 // throttlePolicy locks an account at 3 failures and an IP at 5, within
 // 10 minutes, for 1 minute doubling up to 4.
-var throttlePolicy = security.Policy{MaxUserFailures: 3, MaxIPFailures: 5, Window: 10 * time.Minute,
+var throttlePolicy = throttle.Policy{MaxUserFailures: 3, MaxIPFailures: 5, Window: 10 * time.Minute,
 	LockBase: time.Minute, LockMax: 4 * time.Minute}
 
-func fail(t *testing.T, s Store, user, ip string, when time.Time) []security.Block {
+func fail(t *testing.T, s Store, user, ip string, when time.Time) []throttle.Block {
 	t.Helper()
-	locks, err := s.RecordLoginFailure(t.Context(), security.Failure{UserKey: user, IP: ip, At: when}, throttlePolicy)
+	locks, err := s.RecordLoginFailure(t.Context(), throttle.Failure{UserKey: user, IP: ip, At: when}, throttlePolicy)
 	if err != nil {
 		t.Fatalf("RecordLoginFailure(%s, %s): %v", user, ip, err)
 	}
@@ -51,7 +51,7 @@ func testThrottleLocksAtLimit(t *testing.T, s Store) {
 		t.Fatalf("blocked until %v after 2 failures, want not blocked", u)
 	}
 	locks := fail(t, s, "alice", "192.0.2.1", at(2))
-	want := security.Block{Kind: security.KindUser, Subject: "alice", Since: at(2), Until: at(3), Streak: 1}
+	want := throttle.Block{Kind: throttle.KindUser, Subject: "alice", Since: at(2), Until: at(3), Streak: 1}
 	if len(locks) != 1 || locks[0] != want {
 		t.Fatalf("third failure locked %+v, want %+v", locks, want)
 	}
@@ -71,7 +71,7 @@ func testThrottleLocksAtLimit(t *testing.T, s Store) {
 	// The IP reaches its limit of 5 over several account names.
 	fail(t, s, "carol", "192.0.2.1", at(3))
 	locks = fail(t, s, "dave", "192.0.2.1", at(3))
-	if len(locks) != 1 || locks[0].Kind != security.KindIP || locks[0].Subject != "192.0.2.1" {
+	if len(locks) != 1 || locks[0].Kind != throttle.KindIP || locks[0].Subject != "192.0.2.1" {
 		t.Fatalf("fifth failure from the IP locked %+v, want the IP", locks)
 	}
 	if u := blockedUntil(t, s, "erin", "192.0.2.1", at(3)); !u.Equal(at(4)) {
@@ -81,7 +81,7 @@ func testThrottleLocksAtLimit(t *testing.T, s Store) {
 		t.Errorf("%d ip.blocked events, want 1", n)
 	}
 	blocks, err := s.Blocks(t.Context(), at(3))
-	if err != nil || len(blocks) != 1 || blocks[0].Kind != security.KindIP {
+	if err != nil || len(blocks) != 1 || blocks[0].Kind != throttle.KindIP {
 		t.Errorf("Blocks at the IP block = %+v, %v; want the IP only (alice's lock is over)", blocks, err)
 	}
 }
@@ -99,9 +99,9 @@ func testThrottleWindowSlides(t *testing.T, s Store) {
 }
 
 func testThrottleBackOff(t *testing.T, s Store) {
-	lock := func(start int) security.Block {
+	lock := func(start int) throttle.Block {
 		t.Helper()
-		var locks []security.Block
+		var locks []throttle.Block
 		for range throttlePolicy.MaxUserFailures {
 			locks = fail(t, s, "alice", "192.0.2.1", at(start))
 		}
@@ -119,7 +119,7 @@ func testThrottleBackOff(t *testing.T, s Store) {
 		}
 	}
 	// A day after the last lock ended, the streak starts over.
-	if b := lock(11 + int(security.StreakMemory/time.Minute)); b.Streak != 1 || b.Until.Sub(b.Since) != time.Minute {
+	if b := lock(11 + int(throttle.StreakMemory/time.Minute)); b.Streak != 1 || b.Until.Sub(b.Since) != time.Minute {
 		t.Errorf("lock a day later: streak %d for %v, want streak 1 for 1 min", b.Streak, b.Until.Sub(b.Since))
 	}
 }
@@ -128,7 +128,7 @@ func testThrottleConcurrent(t *testing.T, s Store) {
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
-			if _, err := s.RecordLoginFailure(t.Context(), security.Failure{UserKey: "alice", IP: "192.0.2.1", At: at(0)}, throttlePolicy); err != nil {
+			if _, err := s.RecordLoginFailure(t.Context(), throttle.Failure{UserKey: "alice", IP: "192.0.2.1", At: at(0)}, throttlePolicy); err != nil {
 				t.Errorf("RecordLoginFailure: %v", err)
 			}
 		})
@@ -164,7 +164,7 @@ func testThrottleUnblock(t *testing.T, s Store) {
 	}
 	ev := audit.Event{At: at(0), Actor: audit.CLI, Action: audit.SecurityUnblocked, Target: "username:alice"}
 	for i, want := range []bool{true, false} {
-		changed, err := s.Unblock(t.Context(), security.KindUser, "alice", ev)
+		changed, err := s.Unblock(t.Context(), throttle.KindUser, "alice", ev)
 		if err != nil || changed != want {
 			t.Fatalf("Unblock #%d = %v, %v; want %v", i+1, changed, err, want)
 		}

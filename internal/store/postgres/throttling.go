@@ -8,11 +8,11 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/gaia-platform/iam/internal/audit"
-	"github.com/gaia-platform/iam/internal/security"
+	"github.com/gaia-platform/iam/internal/throttle"
 )
 
 // failureColumn is the login_failures column a kind counts by.
-var failureColumn = map[security.Kind]string{security.KindUser: "user_key", security.KindIP: "ip"}
+var failureColumn = map[throttle.Kind]string{throttle.KindUser: "user_key", throttle.KindIP: "ip"}
 
 // LoginBlockedUntil is the latest end of an active lock on userKey or ip.
 func (s *Store) LoginBlockedUntil(ctx context.Context, userKey, ip string, at time.Time) (time.Time, error) {
@@ -28,8 +28,8 @@ func (s *Store) LoginBlockedUntil(ctx context.Context, userKey, ip string, at ti
 }
 
 // RecordLoginFailure stores f and locks what it brings to its limit.
-func (s *Store) RecordLoginFailure(ctx context.Context, f security.Failure, p security.Policy) ([]security.Block, error) {
-	var locks []security.Block
+func (s *Store) RecordLoginFailure(ctx context.Context, f throttle.Failure, p throttle.Policy) ([]throttle.Block, error) {
+	var locks []throttle.Block
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		locks = nil
 		if _, err := tx.Exec(ctx, `DELETE FROM login_failures WHERE at <= $1`, f.At.Add(-p.Window)); err != nil {
@@ -38,7 +38,7 @@ func (s *Store) RecordLoginFailure(ctx context.Context, f security.Failure, p se
 		if _, err := tx.Exec(ctx, `INSERT INTO login_failures (user_key, ip, at) VALUES ($1, $2, $3)`, f.UserKey, f.IP, f.At); err != nil {
 			return err
 		}
-		for _, k := range []security.Kind{security.KindUser, security.KindIP} {
+		for _, k := range []throttle.Kind{throttle.KindUser, throttle.KindIP} {
 			b, locked, err := lockIfDue(ctx, tx, f, k, p)
 			if err != nil {
 				return err
@@ -55,18 +55,18 @@ func (s *Store) RecordLoginFailure(ctx context.Context, f security.Failure, p se
 // lockIfDue counts the failures of f's subject of kind k and stores the
 // lock Policy.Lock decides on, with its event. The conditional upsert keeps
 // a concurrent failure from locking the subject a second time.
-func lockIfDue(ctx context.Context, tx pgx.Tx, f security.Failure, k security.Kind, p security.Policy) (security.Block, bool, error) {
+func lockIfDue(ctx context.Context, tx pgx.Tx, f throttle.Failure, k throttle.Kind, p throttle.Policy) (throttle.Block, bool, error) {
 	subject := f.Subject(k)
 	prev, err := scanBlock(tx.QueryRow(ctx, `
 		SELECT kind, subject, counted_from, locked_until, streak FROM login_locks WHERE kind = $1 AND subject = $2`,
 		string(k), subject))
 	if err != nil {
-		return security.Block{}, false, err
+		return throttle.Block{}, false, err
 	}
 	var n int
 	if err := tx.QueryRow(ctx, `SELECT count(*) FROM login_failures WHERE `+failureColumn[k]+` = $1 AND at > $2`,
 		subject, p.CountFrom(prev, f.At)).Scan(&n); err != nil {
-		return security.Block{}, false, err
+		return throttle.Block{}, false, err
 	}
 	b, lock := p.Lock(k, subject, n, prev, f.At)
 	if !lock {
@@ -85,14 +85,14 @@ func lockIfDue(ctx context.Context, tx pgx.Tx, f security.Failure, k security.Ki
 }
 
 // scanBlock reads one lock row; nil when there is none.
-func scanBlock(row pgx.Row) (*security.Block, error) {
-	var b security.Block
+func scanBlock(row pgx.Row) (*throttle.Block, error) {
+	var b throttle.Block
 	var kind string
 	err := row.Scan(&kind, &b.Subject, &b.Since, &b.Until, &b.Streak)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
-	b.Kind = security.Kind(kind)
+	b.Kind = throttle.Kind(kind)
 	return &b, err
 }
 
@@ -108,7 +108,7 @@ func (s *Store) ClearLoginFailures(ctx context.Context, userKey string) error {
 }
 
 // Unblock ends a subject's lock and forgets its failures.
-func (s *Store) Unblock(ctx context.Context, k security.Kind, subject string, ev audit.Event) (bool, error) {
+func (s *Store) Unblock(ctx context.Context, k throttle.Kind, subject string, ev audit.Event) (bool, error) {
 	return s.change(ctx, ev, func(tx pgx.Tx) (bool, error) {
 		locks, err := tx.Exec(ctx, `DELETE FROM login_locks WHERE kind = $1 AND subject = $2`, string(k), subject)
 		if err != nil {
@@ -120,17 +120,17 @@ func (s *Store) Unblock(ctx context.Context, k security.Kind, subject string, ev
 }
 
 // Blocks lists the locks active at at, the soonest to end first.
-func (s *Store) Blocks(ctx context.Context, at time.Time) ([]security.Block, error) {
+func (s *Store) Blocks(ctx context.Context, at time.Time) ([]throttle.Block, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT kind, subject, counted_from, locked_until, streak FROM login_locks
 		WHERE locked_until > $1 ORDER BY locked_until, kind, subject`, at)
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (security.Block, error) {
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (throttle.Block, error) {
 		b, err := scanBlock(row)
 		if err != nil {
-			return security.Block{}, err
+			return throttle.Block{}, err
 		}
 		return *b, nil
 	})

@@ -7,11 +7,11 @@ import (
 	"time"
 
 	"github.com/gaia-platform/iam/internal/audit"
-	"github.com/gaia-platform/iam/internal/security"
+	"github.com/gaia-platform/iam/internal/throttle"
 )
 
 // failureColumn is the login_failures column a kind counts by.
-var failureColumn = map[security.Kind]string{security.KindUser: "user_key", security.KindIP: "ip"}
+var failureColumn = map[throttle.Kind]string{throttle.KindUser: "user_key", throttle.KindIP: "ip"}
 
 // LoginBlockedUntil is the latest end of an active lock on userKey or ip.
 func (s *Store) LoginBlockedUntil(ctx context.Context, userKey, ip string, at time.Time) (time.Time, error) {
@@ -27,8 +27,8 @@ func (s *Store) LoginBlockedUntil(ctx context.Context, userKey, ip string, at ti
 }
 
 // RecordLoginFailure stores f and locks what it brings to its limit.
-func (s *Store) RecordLoginFailure(ctx context.Context, f security.Failure, p security.Policy) ([]security.Block, error) {
-	var locks []security.Block
+func (s *Store) RecordLoginFailure(ctx context.Context, f throttle.Failure, p throttle.Policy) ([]throttle.Block, error) {
+	var locks []throttle.Block
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		locks = nil
 		if _, err := tx.ExecContext(ctx, `DELETE FROM login_failures WHERE at <= ?`, ts(f.At.Add(-p.Window))); err != nil {
@@ -37,7 +37,7 @@ func (s *Store) RecordLoginFailure(ctx context.Context, f security.Failure, p se
 		if _, err := tx.ExecContext(ctx, `INSERT INTO login_failures (user_key, ip, at) VALUES (?, ?, ?)`, f.UserKey, f.IP, ts(f.At)); err != nil {
 			return err
 		}
-		for _, k := range []security.Kind{security.KindUser, security.KindIP} {
+		for _, k := range []throttle.Kind{throttle.KindUser, throttle.KindIP} {
 			b, locked, err := lockIfDue(ctx, tx, f, k, p)
 			if err != nil {
 				return err
@@ -55,18 +55,18 @@ func (s *Store) RecordLoginFailure(ctx context.Context, f security.Failure, p se
 // lock Policy.Lock decides on, with its event. Write transactions are
 // IMMEDIATE, so failures queue; the conditional upsert agrees with the
 // PostgreSQL store's regardless.
-func lockIfDue(ctx context.Context, tx *sql.Tx, f security.Failure, k security.Kind, p security.Policy) (security.Block, bool, error) {
+func lockIfDue(ctx context.Context, tx *sql.Tx, f throttle.Failure, k throttle.Kind, p throttle.Policy) (throttle.Block, bool, error) {
 	subject := f.Subject(k)
 	prev, err := scanBlock(tx.QueryRowContext(ctx, `
 		SELECT kind, subject, counted_from, locked_until, streak FROM login_locks WHERE kind = ? AND subject = ?`,
 		string(k), subject))
 	if err != nil {
-		return security.Block{}, false, err
+		return throttle.Block{}, false, err
 	}
 	var n int
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM login_failures WHERE `+failureColumn[k]+` = ? AND at > ?`,
 		subject, ts(p.CountFrom(prev, f.At))).Scan(&n); err != nil {
-		return security.Block{}, false, err
+		return throttle.Block{}, false, err
 	}
 	b, lock := p.Lock(k, subject, n, prev, f.At)
 	if !lock {
@@ -88,8 +88,8 @@ func lockIfDue(ctx context.Context, tx *sql.Tx, f security.Failure, k security.K
 }
 
 // scanBlock reads one lock row; nil when there is none.
-func scanBlock(row scanner) (*security.Block, error) {
-	var b security.Block
+func scanBlock(row scanner) (*throttle.Block, error) {
+	var b throttle.Block
 	var kind string
 	err := row.Scan(&kind, &b.Subject, timeCol{&b.Since}, timeCol{&b.Until}, &b.Streak)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -98,7 +98,7 @@ func scanBlock(row scanner) (*security.Block, error) {
 	if err != nil {
 		return nil, err
 	}
-	b.Kind = security.Kind(kind)
+	b.Kind = throttle.Kind(kind)
 	return &b, nil
 }
 
@@ -114,7 +114,7 @@ func (s *Store) ClearLoginFailures(ctx context.Context, userKey string) error {
 }
 
 // Unblock ends a subject's lock and forgets its failures.
-func (s *Store) Unblock(ctx context.Context, k security.Kind, subject string, ev audit.Event) (bool, error) {
+func (s *Store) Unblock(ctx context.Context, k throttle.Kind, subject string, ev audit.Event) (bool, error) {
 	return s.change(ctx, ev, func(tx *sql.Tx) (bool, error) {
 		locks, err := tx.ExecContext(ctx, `DELETE FROM login_locks WHERE kind = ? AND subject = ?`, string(k), subject)
 		if err != nil {
@@ -131,17 +131,17 @@ func (s *Store) Unblock(ctx context.Context, k security.Kind, subject string, ev
 }
 
 // Blocks lists the locks active at at, the soonest to end first.
-func (s *Store) Blocks(ctx context.Context, at time.Time) ([]security.Block, error) {
+func (s *Store) Blocks(ctx context.Context, at time.Time) ([]throttle.Block, error) {
 	rows, err := s.read.QueryContext(ctx, `
 		SELECT kind, subject, counted_from, locked_until, streak FROM login_locks
 		WHERE locked_until > ? ORDER BY locked_until, kind, subject`, ts(at))
 	if err != nil {
 		return nil, err
 	}
-	return collect(rows, func(rows *sql.Rows) (security.Block, error) {
+	return collect(rows, func(rows *sql.Rows) (throttle.Block, error) {
 		b, err := scanBlock(rows)
 		if err != nil {
-			return security.Block{}, err
+			return throttle.Block{}, err
 		}
 		return *b, nil
 	})

@@ -1,4 +1,4 @@
-package security
+package clientip
 
 import "testing"
 

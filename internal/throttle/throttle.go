@@ -1,7 +1,7 @@
-// Package security defends the password paths: login throttling per
-// account name and per client IP, and the client IP behind trusted proxies.
-// It never sees or stores a password.
-package security
+// Package throttle defends the password paths: it counts failed logins
+// per account name and per client IP and locks either, with back-off. It
+// never sees or stores a password.
+package throttle
 
 import (
 	"context"

@@ -1,4 +1,6 @@
-package security
+// Package clientip finds the client's address behind the reverse proxies
+// an operator trusts (IAM_TRUSTED_PROXIES), for throttling and audit.
+package clientip
 
 import (
 	"fmt"
