@@ -22,10 +22,10 @@ import (
 )
 
 // The README's runnable walkthrough: every shell block from the first heading
-// up to (not including) the second.
+// up to (not including) the second, the list of the documents in docs/.
 const (
 	readmeFrom = "## Five-minute tour"
-	readmeTo   = "### Decision logs"
+	readmeTo   = "## Documentation"
 )
 
 // The fixed addresses the README uses, each replaced by a free one.
