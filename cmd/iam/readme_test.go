@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -466,4 +467,101 @@ func dumpLogs(t *testing.T, dir, private string) {
 		lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
 		t.Logf("%s (last %d lines):\n%s", name, min(len(lines), 15), strings.Join(lines[max(0, len(lines)-15):], "\n"))
 	}
+}
+
+// TestDocs_EveryRelativeLinkResolves checks the links of the README and of
+// docs/: every relative link names a file that exists and, with a
+// #fragment, a heading of that Markdown file (GitHub's anchor of it).
+func TestDocs_EveryRelativeLinkResolves(t *testing.T) {
+	module, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs, err := filepath.Glob(filepath.Join(module, "docs", "*.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	links := 0
+	for _, file := range append([]string{filepath.Join(module, "README.md")}, docs...) {
+		for _, l := range markdownLinks(t, file) {
+			links++
+			path, fragment, _ := strings.Cut(l.target, "#")
+			target := file
+			if path != "" {
+				target = filepath.Join(filepath.Dir(file), path)
+			}
+			rel, _ := filepath.Rel(module, file)
+			if _, err := os.Stat(target); err != nil {
+				t.Errorf("%s:%d: link %s: no such file", rel, l.line, l.target)
+				continue
+			}
+			if fragment != "" && !slices.Contains(headingAnchors(t, target), fragment) {
+				t.Errorf("%s:%d: link %s: no such heading in %s", rel, l.line, l.target, filepath.Base(target))
+			}
+		}
+	}
+	if links < 20 {
+		t.Fatalf("%d relative links in the README and docs/, want the links between them", links)
+	}
+}
+
+type markdownLink struct {
+	line   int
+	target string
+}
+
+var (
+	linkTarget = regexp.MustCompile(`\]\(([^)\s]+)\)`)
+	external   = regexp.MustCompile(`^[a-z]+:`)
+	fence      = regexp.MustCompile("^\\s*```")
+	heading    = regexp.MustCompile(`^#+ (.*)$`)
+	notInSlug  = regexp.MustCompile(`[^\p{L}\p{N}_\- ]`)
+)
+
+// markdownLines returns file's lines outside code blocks, by line number
+// (those inside are empty).
+func markdownLines(t *testing.T, file string) []string {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(b), "\n")
+	code := false
+	for i, l := range lines {
+		if fence.MatchString(l) {
+			code = !code
+		}
+		if code || fence.MatchString(l) {
+			lines[i] = ""
+		}
+	}
+	return lines
+}
+
+// markdownLinks returns file's relative links.
+func markdownLinks(t *testing.T, file string) []markdownLink {
+	t.Helper()
+	var out []markdownLink
+	for i, l := range markdownLines(t, file) {
+		for _, m := range linkTarget.FindAllStringSubmatch(l, -1) {
+			if !external.MatchString(m[1]) {
+				out = append(out, markdownLink{line: i + 1, target: m[1]})
+			}
+		}
+	}
+	return out
+}
+
+// headingAnchors returns the anchors GitHub gives file's headings.
+func headingAnchors(t *testing.T, file string) []string {
+	t.Helper()
+	var out []string
+	for _, l := range markdownLines(t, file) {
+		if m := heading.FindStringSubmatch(l); m != nil {
+			slug := notInSlug.ReplaceAllString(strings.ToLower(strings.TrimSpace(m[1])), "")
+			out = append(out, strings.ReplaceAll(slug, " ", "-"))
+		}
+	}
+	return out
 }
