@@ -24,6 +24,7 @@ import (
 	"github.com/gaia-platform/iam/internal/httpapi"
 	"github.com/gaia-platform/iam/internal/identity"
 	"github.com/gaia-platform/iam/internal/serviceaccount"
+	"github.com/gaia-platform/iam/internal/signin"
 	"github.com/gaia-platform/iam/internal/store/postgres"
 	"github.com/gaia-platform/iam/internal/store/sqlite"
 	"github.com/gaia-platform/iam/internal/throttle"
@@ -147,15 +148,19 @@ func (a *App) handler(ctx context.Context, cfg config.Config) (http.Handler, *bu
 	if err != nil {
 		return nil, nil, err
 	}
+	issuer := tokens.NewIssuer(keys, cfg.Issuer, cfg.AccessTokenTTL, a.Now)
+	verifier := tokens.NewVerifier(keys, cfg.Issuer, a.Now)
+	sessions := tokens.NewSessions(a.Store, tokens.SessionPolicy{
+		TTL: cfg.Sessions.RefreshTokenTTL, IdleTimeout: cfg.Sessions.IdleTimeout, ReuseGrace: cfg.Sessions.ReuseGrace,
+	}, a.Now)
+	revoker := tokens.NewRevoker(a.Store, issuer.TTL(), a.Now)
 	return httpapi.New(httpapi.Deps{
 		Users:     a.Users,
-		Throttle:  a.Throttle(cfg.Throttle),
 		Proxies:   cfg.TrustedProxies,
 		HSTS:      strings.HasPrefix(cfg.PublicURL, "https://"),
 		RBAC:      a.RBAC,
 		Services:  services,
-		Issuer:    tokens.NewIssuer(keys, cfg.Issuer, cfg.AccessTokenTTL, a.Now),
-		Verifier:  tokens.NewVerifier(keys, cfg.Issuer, a.Now),
+		Verifier:  verifier,
 		Keys:      keys,
 		Ready:     a.Store.Ping,
 		Bundle:    bundles.Current,
@@ -163,16 +168,18 @@ func (a *App) handler(ctx context.Context, cfg config.Config) (http.Handler, *bu
 		PublicURL: cfg.PublicURL,
 		Log:       a.Log,
 		Now:       a.Now,
-		Sessions: tokens.NewSessions(a.Store, tokens.SessionPolicy{
-			TTL: cfg.Sessions.RefreshTokenTTL, IdleTimeout: cfg.Sessions.IdleTimeout, ReuseGrace: cfg.Sessions.ReuseGrace,
-		}, a.Now),
-		Revocations: a.Store,
+		Signin: signin.NewService(signin.Deps{
+			Users: a.Users, Grants: a.RBAC, Clients: services, Throttle: a.Throttle(cfg.Throttle),
+			Sessions: sessions, Issuer: issuer, Verifier: verifier, Revoker: revoker,
+		}),
+		Sessions:    sessions,
+		Revocations: revoker,
 
 		AllowPasswordGrant: cfg.AllowPasswordGrant,
 		Authorizer:         authorizer,
 		SyncBundle:         bundles.Sync,
 		ActiveRevocations:  bundles.Revocations,
-		AuditEvents:        a.Store.AuditTail,
+		AuditTrail:         audit.NewTrail(a.Store),
 		DecisionLogs:       a.DecisionLogs(cfg.DecisionLogs),
 		DecisionLogMaxBody: cfg.DecisionLogs.MaxBytes,
 		DecisionLogSubject: a.SubjectID,

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"slices"
 	"strconv"
 	"time"
 
@@ -33,7 +32,7 @@ func (a *api) adminListAuditEvents(c *gin.Context) {
 	if !ok {
 		return
 	}
-	q := audit.TailQuery{Type: c.Query("type"), Last: true, Limit: p.limit + 1}
+	q := audit.TailQuery{Type: c.Query("type"), Limit: p.limit + 1}
 	if p.after != "" {
 		before, err := strconv.ParseInt(p.after, 10, 64)
 		if err != nil || before < 1 {
@@ -56,11 +55,10 @@ func (a *api) adminListAuditEvents(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	events, err := a.AuditEvents(ctx, q)
+	events, err := a.AuditTrail.Newest(ctx, q)
 	if err != nil {
 		a.fail(c, err)
 		return
 	}
-	slices.Reverse(events) // newest first
 	respondPage(c, p, events, func(e audit.Stored) string { return strconv.FormatInt(e.ID, 10) }, auditEventOf)
 }

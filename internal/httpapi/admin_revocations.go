@@ -8,9 +8,9 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
-	"github.com/gaia-platform/iam/internal/audit"
 	"github.com/gaia-platform/iam/internal/identity"
 	"github.com/gaia-platform/iam/internal/serviceaccount"
+	"github.com/gaia-platform/iam/internal/tokens"
 )
 
 // revocationView is one revocation in force: a token by jti until it
@@ -60,23 +60,13 @@ func (a *api) adminCreateRevocation(c *gin.Context) {
 	if !decodeJSON(c, &req) {
 		return
 	}
-	ctx := c.Request.Context()
-	now := a.Now().UTC()
-	ev := audit.Event{At: now, Actor: actor(c), IP: clientIP(c), Details: map[string]any{"reason": "revoked by an administrator"}}
+	by := tokens.Revocation{Actor: actor(c), IP: clientIP(c), Reason: "revoked by an administrator"}
 	switch {
 	case (req.JTI == "") == (req.Subject == ""):
 		writeError(c, http.StatusBadRequest, "invalid_request", "give exactly one of jti and subject")
 	case req.JTI != "":
-		exp := now.Add(a.Issuer.TTL())
-		if req.ExpiresAt != nil {
-			exp = *req.ExpiresAt
-		}
-		if !exp.After(now) || len(req.JTI) > 200 {
-			writeError(c, http.StatusBadRequest, "invalid_request", "jti must be at most 200 characters and expires_at in the future")
-			return
-		}
-		ev.Action, ev.Target = audit.TokenRevoked, "jti:"+req.JTI
-		if _, err := a.Revocations.RevokeToken(ctx, req.JTI, exp, ev); err != nil {
+		exp, err := a.Revocations.RevokeToken(c.Request.Context(), by, req.JTI, req.ExpiresAt)
+		if err != nil {
 			a.fail(c, err)
 			return
 		}
@@ -87,12 +77,12 @@ func (a *api) adminCreateRevocation(c *gin.Context) {
 		if !ok {
 			return
 		}
-		ev.Action, ev.Target = audit.SubjectRevoked, target
-		if err := a.Revocations.RevokeSubject(ctx, id, now, ev); err != nil {
+		at, err := a.Revocations.RevokeSubject(c.Request.Context(), by, id, target)
+		if err != nil {
 			a.fail(c, err)
 			return
 		}
-		t := time.Unix(now.Unix(), 0).UTC()
+		t := time.Unix(at.Unix(), 0).UTC()
 		c.JSON(http.StatusCreated, revocationView{Type: "subject", Subject: req.Subject, NotBefore: &t})
 	}
 }

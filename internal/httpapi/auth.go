@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -12,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/gaia-platform/iam/internal/identity"
+	"github.com/gaia-platform/iam/internal/signin"
 	"github.com/gaia-platform/iam/internal/tokens"
 )
 
@@ -38,90 +38,19 @@ func (a *api) login(c *gin.Context) {
 		writeError(c, http.StatusBadRequest, "invalid_request", "username and password are required")
 		return
 	}
-	resp, err := a.signIn(c, req.Username, req.Password)
+	t, err := a.Signin.SignIn(c.Request.Context(), req.Username, req.Password, clientIP(c))
 	if err != nil {
 		a.fail(c, err)
 		return
 	}
-	writeTokens(c, resp)
+	writeTokens(c, t)
 }
 
-// signIn checks a user's password and opens a session: an access token
-// and the session's first refresh token.
-func (a *api) signIn(c *gin.Context, username, password string) (tokenResponse, error) {
-	ctx := c.Request.Context()
-	user, err := a.authenticate(ctx, username, password, clientIP(c))
-	if err != nil {
-		return tokenResponse{}, err
-	}
-	refresh, _, err := a.Sessions.Start(ctx, user.ID, clientIP(c))
-	if err != nil {
-		return tokenResponse{}, err
-	}
-	return a.userTokens(ctx, user, refresh)
-}
-
-// userTokens signs an access token for user and pairs it with refresh,
-// the refresh token of the session.
-func (a *api) userTokens(ctx context.Context, user identity.User, refresh string) (tokenResponse, error) {
-	grants, err := a.RBAC.Grants(ctx, user.ID)
-	if err != nil {
-		return tokenResponse{}, err
-	}
-	return a.tokens(tokens.Subject{
-		ID: user.ID.String(), Username: user.Username, Type: tokens.TypeUser,
-		Roles: grants.Roles, Permissions: grants.Permissions,
-	}, refresh)
-}
-
-// tokens signs an access token for s; refresh is empty for a grant
-// without a session.
-func (a *api) tokens(s tokens.Subject, refresh string) (tokenResponse, error) {
-	token, _, err := a.Issuer.Issue(s)
-	if err != nil {
-		return tokenResponse{}, err
-	}
-	return tokenResponse{AccessToken: token, TokenType: "Bearer",
-		ExpiresIn: int64(a.Issuer.TTL() / time.Second), RefreshToken: refresh}, nil
-}
-
-// writeTokens answers a token response. It is served under /auth/ or
+// writeTokens answers the tokens of a grant. It is served under /auth/ or
 // /oauth/, where securityHeaders forbids caching (RFC 6749 §5.1).
-func writeTokens(c *gin.Context, resp tokenResponse) {
-	c.JSON(http.StatusOK, resp)
-}
-
-// authenticate checks a username and password from ip under the login
-// throttle.
-func (a *api) authenticate(ctx context.Context, username, password, ip string) (identity.User, error) {
-	var user identity.User
-	err := a.throttled(ctx, username, ip, func() error {
-		var err error
-		user, err = a.Users.Authenticate(ctx, username, password, ip)
-		return err
-	})
-	return user, err
-}
-
-// throttled runs check, a password check of username from ip, under the
-// login throttle: a locked account name or blocked IP is refused before
-// check and its password hashing, a wrong password
-// (identity.ErrInvalidCredentials) counts towards the next lock, and a
-// right one forgets the account's failures.
-func (a *api) throttled(ctx context.Context, username, ip string, check func() error) error {
-	if err := a.Throttle.Check(ctx, username, ip); err != nil {
-		return err
-	}
-	err := check()
-	switch {
-	case errors.Is(err, identity.ErrInvalidCredentials):
-		if ferr := a.Throttle.Failed(ctx, username, ip); ferr != nil {
-			return ferr
-		}
-	case err == nil:
-		return a.Throttle.Succeeded(ctx, username)
-	}
-	return err
+func writeTokens(c *gin.Context, t signin.Tokens) {
+	c.JSON(http.StatusOK, tokenResponse{AccessToken: t.Access, TokenType: "Bearer",
+		ExpiresIn: int64(t.ExpiresIn / time.Second), RefreshToken: t.Refresh})
 }
 
 type userView struct {

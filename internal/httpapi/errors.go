@@ -65,7 +65,8 @@ func (a *api) fail(c *gin.Context, err error) {
 		errors.Is(err, authz.ErrBuiltinRole), errors.Is(err, authz.ErrBuiltinPermission):
 		writeError(c, http.StatusConflict, "conflict", err.Error())
 	case errors.Is(err, identity.ErrInvalidUsername), errors.Is(err, identity.ErrInvalidPassword),
-		errors.Is(err, authz.ErrInvalidPermission), errors.Is(err, authz.ErrInvalidRole), errors.Is(err, serviceaccount.ErrInvalidName):
+		errors.Is(err, authz.ErrInvalidPermission), errors.Is(err, authz.ErrInvalidRole), errors.Is(err, serviceaccount.ErrInvalidName),
+		errors.Is(err, tokens.ErrInvalidRevocation):
 		writeError(c, http.StatusBadRequest, "invalid_request", err.Error())
 	case errors.Is(err, identity.ErrOverloaded):
 		c.Header("Retry-After", overloadRetryAfter)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gaia-platform/iam/internal/identity"
 	"github.com/gaia-platform/iam/internal/serviceaccount"
+	"github.com/gaia-platform/iam/internal/signin"
 	"github.com/gaia-platform/iam/internal/throttle"
 	"github.com/gaia-platform/iam/internal/tokens"
 )
@@ -139,14 +140,8 @@ func (a *api) clientCredentialsGrant(c *gin.Context, form url.Values) {
 		writeOAuthError(c, http.StatusUnauthorized, "invalid_client", "client authentication is required: client_id and client_secret by HTTP Basic or in the form")
 		return
 	}
-	acct, grants, err := a.Services.Authenticate(c.Request.Context(), id, secret, clientIP(c))
-	if err != nil {
-		a.oauthFail(c, err)
-		return
-	}
-	resp, err := a.tokens(tokens.Subject{ID: acct.ID.String(), Username: acct.Name, Type: tokens.TypeService,
-		Roles: grants.Roles, Permissions: grants.Permissions}, "")
-	a.answerOAuth(c, resp, err)
+	t, err := a.Signin.SignInClient(c.Request.Context(), id, secret, clientIP(c))
+	a.answerOAuth(c, t, err)
 }
 
 // optionalClient checks the client authentication that a public client
@@ -178,8 +173,8 @@ func (a *api) passwordGrant(c *gin.Context, form url.Values) {
 		writeOAuthError(c, http.StatusBadRequest, "invalid_request", "username and password are required")
 		return
 	}
-	resp, err := a.signIn(c, username, password)
-	a.answerOAuth(c, resp, err)
+	t, err := a.Signin.SignIn(c.Request.Context(), username, password, clientIP(c))
+	a.answerOAuth(c, t, err)
 }
 
 // refreshTokenGrant is RFC 6749 §6, the same exchange as /auth/refresh:
@@ -194,17 +189,17 @@ func (a *api) refreshTokenGrant(c *gin.Context, form url.Values) {
 		writeOAuthError(c, http.StatusBadRequest, "invalid_request", "refresh_token is required")
 		return
 	}
-	resp, err := a.renew(c, raw)
-	a.answerOAuth(c, resp, err)
+	t, err := a.Signin.Refresh(c.Request.Context(), raw, clientIP(c))
+	a.answerOAuth(c, t, err)
 }
 
 // answerOAuth answers a grant's outcome.
-func (a *api) answerOAuth(c *gin.Context, resp tokenResponse, err error) {
+func (a *api) answerOAuth(c *gin.Context, t signin.Tokens, err error) {
 	if err != nil {
 		a.oauthFail(c, err)
 		return
 	}
-	writeTokens(c, resp)
+	writeTokens(c, t)
 }
 
 // oauthRevoke is RFC 7009 token revocation. Possession of a token is the
@@ -225,24 +220,11 @@ func (a *api) oauthRevoke(c *gin.Context) {
 		writeOAuthError(c, http.StatusBadRequest, "invalid_request", "token is required")
 		return
 	}
-	if err := a.revokeToken(c, raw); err != nil {
+	if err := a.Signin.Revoke(c.Request.Context(), raw, clientIP(c)); err != nil {
 		a.oauthFail(c, err)
 		return
 	}
 	c.Status(http.StatusOK)
-}
-
-// revokeToken revokes raw as an access token when it verifies as one,
-// else as a refresh token.
-func (a *api) revokeToken(c *gin.Context, raw string) error {
-	if claims, err := a.Verifier.Verify(raw); err == nil {
-		return a.revokeAccess(c, claims, "revocation")
-	}
-	err := a.Sessions.Revoke(c.Request.Context(), raw, clientIP(c))
-	if errors.Is(err, tokens.ErrInvalidGrant) || errors.Is(err, tokens.ErrSessionNotFound) {
-		return nil // nothing left to revoke
-	}
-	return err
 }
 
 // oauthFail maps a domain error to its RFC 6749 error. Unknown errors are

@@ -8,7 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/gaia-platform/iam/internal/identity"
-	"github.com/gaia-platform/iam/internal/tokens"
+	"github.com/gaia-platform/iam/internal/signin"
 )
 
 type passwordChangeRequest struct {
@@ -39,32 +39,8 @@ func (a *api) changePassword(c *gin.Context) {
 		writeError(c, http.StatusBadRequest, "invalid_request", "current_password and new_password are required")
 		return
 	}
-	ctx := c.Request.Context()
-	user, err := a.Users.ByID(ctx, id)
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
-	var kept *uuid.UUID
-	if req.RefreshToken != "" {
-		f, err := a.Sessions.FamilyOf(ctx, id, req.RefreshToken)
-		switch {
-		case err == nil:
-			kept = &f.ID
-		case !errors.Is(err, tokens.ErrInvalidGrant):
-			a.fail(c, err)
-			return
-		}
-	}
-	keep := uuid.Nil
-	if kept != nil {
-		keep = *kept
-	}
-	var revoked int
-	err = a.throttled(ctx, user.Username, clientIP(c), func() error {
-		var err error
-		revoked, err = a.Users.ChangePassword(ctx, id, req.CurrentPassword, req.NewPassword, keep, clientIP(c))
-		return err
+	changed, err := a.Signin.ChangePassword(c.Request.Context(), signin.PasswordChange{
+		User: id, Current: req.CurrentPassword, New: req.NewPassword, Keep: req.RefreshToken, IP: clientIP(c),
 	})
 	switch {
 	case errors.Is(err, identity.ErrInvalidCredentials):
@@ -76,5 +52,9 @@ func (a *api) changePassword(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, passwordChangeResponse{SessionsRevoked: revoked, KeptSession: kept})
+	resp := passwordChangeResponse{SessionsRevoked: changed.SessionsEnded}
+	if changed.Kept != uuid.Nil {
+		resp.KeptSession = &changed.Kept
+	}
+	c.JSON(http.StatusOK, resp)
 }

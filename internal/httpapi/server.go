@@ -19,7 +19,7 @@ import (
 	"github.com/gaia-platform/iam/internal/decisionlog"
 	"github.com/gaia-platform/iam/internal/identity"
 	"github.com/gaia-platform/iam/internal/serviceaccount"
-	"github.com/gaia-platform/iam/internal/throttle"
+	"github.com/gaia-platform/iam/internal/signin"
 	"github.com/gaia-platform/iam/internal/tokens"
 )
 
@@ -28,19 +28,22 @@ const maxBody = 64 << 10
 
 // Deps is what the HTTP API needs.
 type Deps struct {
-	Users       *identity.Service
-	RBAC        *authz.Service
-	Services    *serviceaccount.Service
-	Issuer      *tokens.Issuer
-	Verifier    *tokens.Verifier
-	Keys        *tokens.Keyring
-	Ready       func(context.Context) error // reports whether the database answers
-	Bundle      func() *bundle.Signed       // the policy bundle to serve now
-	IssuerID    string                      // the iss claim
-	PublicURL   string                      // base URL of this server
-	Log         *slog.Logger
-	Sessions    *tokens.Sessions
-	Revocations tokens.RevocationStore
+	Users     *identity.Service
+	RBAC      *authz.Service
+	Services  *serviceaccount.Service
+	Verifier  *tokens.Verifier
+	Keys      *tokens.Keyring
+	Ready     func(context.Context) error // reports whether the database answers
+	Bundle    func() *bundle.Signed       // the policy bundle to serve now
+	IssuerID  string                      // the iss claim
+	PublicURL string                      // base URL of this server
+	Log       *slog.Logger
+	// Signin signs users and clients in and out: /auth/login, /auth/refresh,
+	// /auth/password, /auth/logout and /oauth/token's grants.
+	Signin   *signin.Service
+	Sessions *tokens.Sessions
+	// Revocations voids tokens an administrator names.
+	Revocations *tokens.Revoker
 	Now         func() time.Time
 	// AllowPasswordGrant enables grant_type=password at /oauth/token.
 	AllowPasswordGrant bool
@@ -52,8 +55,8 @@ type Deps struct {
 	SyncBundle func(context.Context) error
 	// ActiveRevocations reads the revocations in force now.
 	ActiveRevocations func(context.Context) (bundle.Revocations, error)
-	// AuditEvents reads the audit trail.
-	AuditEvents  func(context.Context, audit.TailQuery) ([]audit.Stored, error)
+	// AuditTrail reads the audit trail.
+	AuditTrail   *audit.Trail
 	DecisionLogs *decisionlog.Service
 	// DecisionLogMaxBody bounds the (compressed) body of POST /logs,
 	// which other bodies' bound would refuse.
@@ -61,8 +64,6 @@ type Deps struct {
 	// DecisionLogSubject resolves a ?subject= filter: a username or a
 	// service account name to its id.
 	DecisionLogSubject func(context.Context, string) (string, error)
-	// Throttle locks account names and client IPs after failed logins.
-	Throttle *throttle.Throttle
 	// Proxies are the peers whose X-Forwarded-For names the client.
 	Proxies clientip.Proxies
 	// HSTS sends Strict-Transport-Security on every response: the public

@@ -2,15 +2,12 @@ package httpapi
 
 import (
 	"bytes"
-	"errors"
-	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
-	"github.com/gaia-platform/iam/internal/audit"
 	"github.com/gaia-platform/iam/internal/identity"
 	"github.com/gaia-platform/iam/internal/tokens"
 )
@@ -30,31 +27,12 @@ func (a *api) refresh(c *gin.Context) {
 		writeError(c, http.StatusBadRequest, "invalid_request", "refresh_token is required")
 		return
 	}
-	resp, err := a.renew(c, req.RefreshToken)
+	t, err := a.Signin.Refresh(c.Request.Context(), req.RefreshToken, clientIP(c))
 	if err != nil {
 		a.fail(c, err)
 		return
 	}
-	writeTokens(c, resp)
-}
-
-// renew spends a refresh token (rotation, reuse detection and grace are
-// the store's) and signs a fresh access token for the session's user,
-// who must still be active.
-func (a *api) renew(c *gin.Context, raw string) (tokenResponse, error) {
-	ctx := c.Request.Context()
-	next, fam, err := a.Sessions.Rotate(ctx, raw, clientIP(c))
-	if err != nil {
-		return tokenResponse{}, err
-	}
-	user, err := a.Users.ByID(ctx, fam.UserID)
-	if errors.Is(err, identity.ErrUserNotFound) || (err == nil && user.State != identity.StateActive) {
-		return tokenResponse{}, tokens.ErrInvalidGrant
-	}
-	if err != nil {
-		return tokenResponse{}, err
-	}
-	return a.userTokens(ctx, user, next)
+	writeTokens(c, t)
 }
 
 // logout revokes the bearer access token by its jti until it expires and,
@@ -66,35 +44,11 @@ func (a *api) logout(c *gin.Context) {
 	if !ok || (len(bytes.TrimSpace(body)) > 0 && !unmarshalJSON(c, body, &req)) {
 		return
 	}
-	ctx := c.Request.Context()
-	if err := a.revokeAccess(c, claims, "logout"); err != nil {
+	if err := a.Signin.Logout(c.Request.Context(), claims, req.RefreshToken, clientIP(c)); err != nil {
 		a.fail(c, err)
 		return
 	}
-	if req.RefreshToken != "" && claims.Type == tokens.TypeUser {
-		user, err := uuid.Parse(claims.Subject)
-		if err != nil {
-			a.fail(c, fmt.Errorf("%w: subject is not a user id", tokens.ErrInvalidToken))
-			return
-		}
-		// A token that is unknown, another user's or already over has no
-		// session of the caller's to end: logout still succeeds.
-		err = a.Sessions.EndByToken(ctx, user, req.RefreshToken, clientIP(c))
-		if err != nil && !errors.Is(err, tokens.ErrInvalidGrant) && !errors.Is(err, tokens.ErrSessionNotFound) {
-			a.fail(c, err)
-			return
-		}
-	}
 	c.Status(http.StatusNoContent)
-}
-
-// revokeAccess voids the access token of claims until it expires: its
-// jti goes into the bundle's revocation list.
-func (a *api) revokeAccess(c *gin.Context, claims tokens.Claims, reason string) error {
-	ev := audit.Event{At: a.Now().UTC(), Actor: claims.Type + ":" + claims.Subject, Action: audit.TokenRevoked,
-		Target: "jti:" + claims.ID, IP: clientIP(c), Details: map[string]any{"reason": reason}}
-	_, err := a.Revocations.RevokeToken(c.Request.Context(), claims.ID, claims.ExpiresAt, ev)
-	return err
 }
 
 type sessionView struct {
