@@ -31,7 +31,7 @@ func NewKeyring(k Key) *Keyring {
 // LoadKeyring makes a keyring of the keys kept in store, generating and
 // storing a first key when there is none.
 func LoadKeyring(ctx context.Context, store KeyStore, now func() time.Time) (*Keyring, error) {
-	_, err := store.EnsureSigningKey(ctx, func() (StoredKey, error) { return GenerateStoredKey(now().UTC()) })
+	_, err := EnsureSigningKey(ctx, store, func() (StoredKey, error) { return GenerateStoredKey(now().UTC()) })
 	if err != nil {
 		return nil, err
 	}

@@ -1,11 +1,12 @@
 // Package tokens issues and verifies Gaia IAM's RS256 access tokens and
-// manages the keys that sign them. Private keys never leave this package's
-// types except to be stored or to sign the policy bundle; only public keys
-// are published.
+// manages the keys that sign them and the refresh families (sessions)
+// they are issued for. It decides every change to keys and families in
+// its own flows, over small transaction ports the stores implement in
+// SQL. Private keys never leave this package's types except to be stored
+// or to sign the policy bundle; only public keys are published.
 package tokens
 
 import (
-	"context"
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
@@ -46,25 +47,6 @@ type StoredKey struct {
 	CreatedAt   time.Time
 	ActivatesAt time.Time
 	RetireAfter time.Time // zero: no newer key replaces it yet
-}
-
-// KeyStore keeps generated signing keys so that every replica on the same
-// database signs with the same key and sees the same rotations.
-type KeyStore interface {
-	// EnsureSigningKey returns the newest stored key; when there is none it
-	// stores the one generate returns. Concurrent callers get the same key.
-	EnsureSigningKey(ctx context.Context, generate func() (StoredKey, error)) (StoredKey, error)
-	// SigningKeys returns every stored key, oldest activation first.
-	SigningKeys(ctx context.Context) ([]StoredKey, error)
-	// RotateSigningKey stores r.Key. The keys it replaces (those without a
-	// retire-after) get r.RetireAfter, or with r.RevokeOthers every other
-	// key is deleted. It writes r.Events in the same transaction, and
-	// serialises with other rotations.
-	RotateSigningKey(ctx context.Context, r Rotation) error
-	// PruneSigningKeys deletes the keys whose retire-after is at or before
-	// now, writing PruneEvent for each in the same transaction, and returns
-	// them.
-	PruneSigningKeys(ctx context.Context, now time.Time, actor string) ([]StoredKey, error)
 }
 
 // ErrWeakKey is returned for RSA keys shorter than MinKeyBits.

@@ -17,32 +17,31 @@ const signingKeyLock = 0x6761_6961_6b65_7973 // "gaiakeys"
 
 const signingKeyColumns = `kid, private_key_pem, created_at, activates_at, retire_after`
 
-// EnsureSigningKey returns the newest stored signing key, generating one
-// under an advisory lock when there is none, so that replicas starting at
-// the same time agree on one key.
-func (s *Store) EnsureSigningKey(ctx context.Context, generate func() (tokens.StoredKey, error)) (tokens.StoredKey, error) {
-	var k tokens.StoredKey
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if err := lockSigningKeys(ctx, tx); err != nil {
+// KeyTx runs fn in one transaction under the signing-key advisory lock,
+// committing if it returns nil: replicas starting at the same time agree
+// on one first key, and rotations and prunes run one at a time.
+func (s *Store) KeyTx(ctx context.Context, fn func(tokens.KeyTx) error) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(signingKeyLock)); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT `+signingKeyColumns+` FROM signing_keys ORDER BY created_at DESC, kid LIMIT 1`)
-		if err != nil {
-			return err
-		}
-		k, err = pgx.CollectOneRow(rows, scanSigningKey)
-		if !errors.Is(err, pgx.ErrNoRows) {
-			return err
-		}
-		if k, err = generate(); err != nil {
-			return err
-		}
-		if err := insertSigningKey(ctx, tx, k); err != nil {
-			return err
-		}
-		return insertAudit(ctx, tx, audit.Event{At: k.CreatedAt, Actor: "system", Action: audit.SigningKeyCreated, Target: tokens.KeyTarget(k.ID)})
+		return fn(keyTx{tx})
 	})
-	return k, err
+}
+
+// EnsureSigningKey runs tokens.EnsureSigningKey in this store.
+func (s *Store) EnsureSigningKey(ctx context.Context, generate func() (tokens.StoredKey, error)) (tokens.StoredKey, error) {
+	return tokens.EnsureSigningKey(ctx, s, generate)
+}
+
+// RotateSigningKey runs tokens.RotateSigningKey in this store.
+func (s *Store) RotateSigningKey(ctx context.Context, r tokens.Rotation) error {
+	return tokens.RotateSigningKey(ctx, s, r)
+}
+
+// PruneSigningKeys runs tokens.PruneSigningKeys in this store.
+func (s *Store) PruneSigningKeys(ctx context.Context, now time.Time, actor string) ([]tokens.StoredKey, error) {
+	return tokens.PruneSigningKeys(ctx, s, now, actor)
 }
 
 // SigningKeys returns every stored key, oldest activation first.
@@ -54,72 +53,52 @@ func (s *Store) SigningKeys(ctx context.Context) ([]tokens.StoredKey, error) {
 	return pgx.CollectRows(rows, scanSigningKey)
 }
 
-// RotateSigningKey stores r.Key and retires (or with r.RevokeOthers
-// deletes) the keys it replaces, with r's audit events.
-func (s *Store) RotateSigningKey(ctx context.Context, r tokens.Rotation) error {
-	return s.inTx(ctx, func(tx pgx.Tx) error {
-		if err := lockSigningKeys(ctx, tx); err != nil {
-			return err
-		}
-		q := `UPDATE signing_keys SET retire_after = $1 WHERE retire_after IS NULL RETURNING kid`
-		args := []any{r.RetireAfter}
-		if r.RevokeOthers {
-			q, args = `DELETE FROM signing_keys RETURNING kid`, nil
-		}
-		rows, err := tx.Query(ctx, q, args...)
-		if err != nil {
-			return err
-		}
-		replaced, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return err
-		}
-		if err := insertSigningKey(ctx, tx, r.Key); err != nil {
-			return err
-		}
-		for _, ev := range r.Events(replaced) {
-			if err := insertAudit(ctx, tx, ev); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+// keyTx is tokens.KeyTx on a pgx transaction.
+type keyTx struct{ tx pgx.Tx }
+
+func (t keyTx) NewestSigningKey(ctx context.Context) (tokens.StoredKey, bool, error) {
+	rows, err := t.tx.Query(ctx, `SELECT `+signingKeyColumns+` FROM signing_keys ORDER BY created_at DESC, kid LIMIT 1`)
+	if err != nil {
+		return tokens.StoredKey{}, false, err
+	}
+	k, err := pgx.CollectOneRow(rows, scanSigningKey)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return k, false, nil
+	}
+	return k, err == nil, err
 }
 
-// PruneSigningKeys deletes the keys retired at or before now.
-func (s *Store) PruneSigningKeys(ctx context.Context, now time.Time, actor string) ([]tokens.StoredKey, error) {
-	var pruned []tokens.StoredKey
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if err := lockSigningKeys(ctx, tx); err != nil {
-			return err
-		}
-		rows, err := tx.Query(ctx, `DELETE FROM signing_keys WHERE retire_after <= $1 RETURNING `+signingKeyColumns, now)
-		if err != nil {
-			return err
-		}
-		if pruned, err = pgx.CollectRows(rows, scanSigningKey); err != nil {
-			return err
-		}
-		for _, k := range pruned {
-			if err := insertAudit(ctx, tx, tokens.PruneEvent(k, now, actor)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return pruned, err
-}
-
-func lockSigningKeys(ctx context.Context, tx pgx.Tx) error {
-	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(signingKeyLock))
-	return err
-}
-
-func insertSigningKey(ctx context.Context, tx pgx.Tx, k tokens.StoredKey) error {
-	_, err := tx.Exec(ctx, `INSERT INTO signing_keys (`+signingKeyColumns+`) VALUES ($1, $2, $3, $4, $5)`,
+func (t keyTx) InsertSigningKey(ctx context.Context, k tokens.StoredKey) error {
+	_, err := t.tx.Exec(ctx, `INSERT INTO signing_keys (`+signingKeyColumns+`) VALUES ($1, $2, $3, $4, $5)`,
 		k.ID, string(k.PrivatePEM), k.CreatedAt, k.ActivatesAt, nullTime(k.RetireAfter))
 	return err
 }
+
+func (t keyTx) RetireSigningKeys(ctx context.Context, retireAfter time.Time) ([]string, error) {
+	return t.kids(ctx, `UPDATE signing_keys SET retire_after = $1 WHERE retire_after IS NULL RETURNING kid`, retireAfter)
+}
+
+func (t keyTx) DeleteSigningKeys(ctx context.Context) ([]string, error) {
+	return t.kids(ctx, `DELETE FROM signing_keys RETURNING kid`)
+}
+
+func (t keyTx) kids(ctx context.Context, query string, args ...any) ([]string, error) {
+	rows, err := t.tx.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+func (t keyTx) DeleteRetiredSigningKeys(ctx context.Context, at time.Time) ([]tokens.StoredKey, error) {
+	rows, err := t.tx.Query(ctx, `DELETE FROM signing_keys WHERE retire_after <= $1 RETURNING `+signingKeyColumns, at)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, scanSigningKey)
+}
+
+func (t keyTx) Audit(ctx context.Context, ev audit.Event) error { return insertAudit(ctx, t.tx, ev) }
 
 func scanSigningKey(row pgx.CollectableRow) (tokens.StoredKey, error) {
 	var k tokens.StoredKey

@@ -23,82 +23,69 @@ func scanFamily(row pgx.Row, extra ...any) (tokens.RefreshFamily, error) {
 	return f, err
 }
 
-// CreateRefreshFamily stores a new family with its first token.
-func (s *Store) CreateRefreshFamily(ctx context.Context, f tokens.RefreshFamily, tokenHash string, ev audit.Event) error {
+// RefreshTx runs fn in one transaction, committing if it returns nil.
+// A rotation locks its family row first (RefreshState), so rotations of
+// one family queue; the conditional spend is what guarantees one winner
+// per token either way.
+func (s *Store) RefreshTx(ctx context.Context, fn func(tokens.RefreshTx) error) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error {
-		b := &pgx.Batch{}
-		b.Queue(`
-			INSERT INTO refresh_families (id, user_id, created_at, last_used_at, expires_at) VALUES ($1, $2, $3, $4, $5)`,
-			f.ID, f.UserID, f.CreatedAt, f.LastUsedAt, f.ExpiresAt)
-		queueRefreshToken(b, tokenHash, f.ID, f.CreatedAt)
-		return appendAudit(ctx, tx, b, ev)
-	})
-}
-
-// queueRefreshToken queues storing a token of family in b.
-func queueRefreshToken(b *pgx.Batch, hash string, family uuid.UUID, at time.Time) {
-	b.Queue(`INSERT INTO refresh_tokens (hash, family_id, created_at) VALUES ($1, $2, $3)`, hash, family, at)
-}
-
-// RotateRefreshToken spends a token and stores its successor. The family
-// row is locked first, so rotations of one family queue; the conditional
-// UPDATE is what guarantees one winner per token either way.
-func (s *Store) RotateRefreshToken(ctx context.Context, r tokens.RefreshRotation) (tokens.RefreshFamily, []byte, error) {
-	var st tokens.RefreshState
-	var verdict tokens.RefreshVerdict
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var err error
-		if st, err = refreshState(ctx, tx, r.Presented); err != nil {
+		t := &refreshTx{tx: tx, held: &pgx.Batch{}}
+		if err := fn(t); err != nil {
 			return err
 		}
-		verdict = r.Judge(st)
-		if verdict == tokens.RotateToken {
-			tag, err := tx.Exec(ctx, `
-				UPDATE refresh_tokens SET spent_at = $2, successor = $3, successor_sealed = $4
-				WHERE hash = $1 AND spent_at IS NULL`, r.Presented, r.At, r.Next, r.NextSealed)
-			if err != nil {
-				return err
-			}
-			if tag.RowsAffected() == 0 { // another rotation spent it first: judge what it left
-				if st, err = refreshState(ctx, tx, r.Presented); err != nil {
-					return err
-				}
-				verdict = r.Judge(st)
-			}
-		}
-		f := st.Family
-		switch verdict {
-		case tokens.RefuseToken:
-			return nil
-		case tokens.RevokeFamily:
-			if _, err := tx.Exec(ctx, `UPDATE refresh_families SET revoked_at = $2 WHERE id = $1`, f.ID, r.At); err != nil {
-				return err
-			}
-			if err := revokeSubject(ctx, tx, f.UserID, r.At); err != nil {
-				return err
-			}
-			return insertAudit(ctx, tx, r.Event(f, verdict))
-		}
-		st.Family.LastUsedAt = r.At
-		b := &pgx.Batch{}
-		if verdict == tokens.RotateToken {
-			queueRefreshToken(b, r.Next, f.ID, r.At)
-		}
-		b.Queue(`UPDATE refresh_families SET last_used_at = $2 WHERE id = $1`, f.ID, r.At)
-		return appendAudit(ctx, tx, b, r.Event(st.Family, verdict))
+		return t.send(ctx)
 	})
-	if err != nil {
-		return tokens.RefreshFamily{}, nil, err
-	}
-	return tokens.Outcome(st, verdict)
 }
 
-// refreshState reads what a rotation judges of the token hash, locking
+// CreateRefreshFamily runs tokens.CreateRefreshFamily in this store.
+func (s *Store) CreateRefreshFamily(ctx context.Context, f tokens.RefreshFamily, tokenHash string, ev audit.Event) error {
+	return tokens.CreateRefreshFamily(ctx, s, f, tokenHash, ev)
+}
+
+// RotateRefreshToken runs tokens.RotateRefreshToken in this store.
+func (s *Store) RotateRefreshToken(ctx context.Context, r tokens.RefreshRotation) (tokens.RefreshFamily, []byte, error) {
+	return tokens.RotateRefreshToken(ctx, s, r)
+}
+
+// RevokeRefreshFamily runs tokens.RevokeRefreshFamily in this store.
+func (s *Store) RevokeRefreshFamily(ctx context.Context, user, id uuid.UUID, at time.Time, ev audit.Event) (bool, error) {
+	return tokens.RevokeRefreshFamily(ctx, s, user, id, at, ev)
+}
+
+// refreshTx is tokens.RefreshTx on a pgx transaction. Writes that return
+// nothing are held back and travel with the next statement that does, or
+// with the audit event: a rotation's writes and its audit event are one
+// round trip.
+type refreshTx struct {
+	tx   pgx.Tx
+	held *pgx.Batch
+}
+
+// send sends the writes held back so far.
+func (t *refreshTx) send(ctx context.Context) error {
+	if t.held.Len() == 0 {
+		return nil
+	}
+	return t.tx.SendBatch(ctx, t.take()).Close()
+}
+
+// take returns the writes held back so far, to send with a statement of
+// its own, and holds no more.
+func (t *refreshTx) take() *pgx.Batch {
+	b := t.held
+	t.held = &pgx.Batch{}
+	return b
+}
+
+// RefreshState reads what a rotation judges of the token hash, locking
 // its family.
-func refreshState(ctx context.Context, tx pgx.Tx, hash string) (tokens.RefreshState, error) {
+func (t *refreshTx) RefreshState(ctx context.Context, hash string) (tokens.RefreshState, error) {
 	var st tokens.RefreshState
+	if err := t.send(ctx); err != nil {
+		return st, err
+	}
 	var err error
-	st.Family, err = scanFamily(tx.QueryRow(ctx, `
+	st.Family, err = scanFamily(t.tx.QueryRow(ctx, `
 		SELECT `+familyColumns+`, t.spent_at, u.state = 'active', t.successor_sealed, n.spent_at IS NOT NULL
 		FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id JOIN users u ON u.id = f.user_id
 		LEFT JOIN refresh_tokens n ON n.hash = t.successor
@@ -106,20 +93,58 @@ func refreshState(ctx context.Context, tx pgx.Tx, hash string) (tokens.RefreshSt
 	return st, err
 }
 
+func (t *refreshTx) SpendRefreshToken(ctx context.Context, hash string, at time.Time, next string, sealed []byte) (bool, error) {
+	if err := t.send(ctx); err != nil {
+		return false, err
+	}
+	tag, err := t.tx.Exec(ctx, `
+		UPDATE refresh_tokens SET spent_at = $2, successor = $3, successor_sealed = $4
+		WHERE hash = $1 AND spent_at IS NULL`, hash, at, next, sealed)
+	return err == nil && tag.RowsAffected() == 1, err
+}
+
+func (t *refreshTx) InsertRefreshFamily(_ context.Context, f tokens.RefreshFamily) error {
+	t.held.Queue(`
+		INSERT INTO refresh_families (id, user_id, created_at, last_used_at, expires_at) VALUES ($1, $2, $3, $4, $5)`,
+		f.ID, f.UserID, f.CreatedAt, f.LastUsedAt, f.ExpiresAt)
+	return nil
+}
+
+func (t *refreshTx) InsertRefreshToken(_ context.Context, hash string, family uuid.UUID, at time.Time) error {
+	t.held.Queue(`INSERT INTO refresh_tokens (hash, family_id, created_at) VALUES ($1, $2, $3)`, hash, family, at)
+	return nil
+}
+
+func (t *refreshTx) TouchRefreshFamily(_ context.Context, id uuid.UUID, at time.Time) error {
+	t.held.Queue(`UPDATE refresh_families SET last_used_at = $2 WHERE id = $1`, id, at)
+	return nil
+}
+
+func (t *refreshTx) RevokeRefreshFamily(ctx context.Context, user, id uuid.UUID, at time.Time) (bool, error) {
+	if err := t.send(ctx); err != nil {
+		return false, err
+	}
+	tag, err := t.tx.Exec(ctx, `
+		UPDATE refresh_families SET revoked_at = $3 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL`, id, user, at)
+	return err == nil && tag.RowsAffected() == 1, err
+}
+
+func (t *refreshTx) RevokeSubject(ctx context.Context, user uuid.UUID, at time.Time) error {
+	if err := t.send(ctx); err != nil {
+		return err
+	}
+	return revokeSubject(ctx, t.tx, user, at)
+}
+
+func (t *refreshTx) Audit(ctx context.Context, ev audit.Event) error {
+	return appendAudit(ctx, t.tx, t.take(), ev)
+}
+
 // RefreshFamilyByToken finds the family of a token, spent or not.
 func (s *Store) RefreshFamilyByToken(ctx context.Context, tokenHash string) (tokens.RefreshFamily, error) {
 	return scanFamily(s.pool.QueryRow(ctx, `
 		SELECT `+familyColumns+` FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id
 		WHERE t.hash = $1`, tokenHash))
-}
-
-// RevokeRefreshFamily ends one of user's families.
-func (s *Store) RevokeRefreshFamily(ctx context.Context, user, id uuid.UUID, at time.Time, ev audit.Event) (bool, error) {
-	return s.change(ctx, ev, func(tx pgx.Tx) (bool, error) {
-		tag, err := tx.Exec(ctx, `
-			UPDATE refresh_families SET revoked_at = $3 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL`, id, user, at)
-		return err == nil && tag.RowsAffected() == 1, err
-	})
 }
 
 // RefreshFamilies lists user's unrevoked, unexpired families, newest first.

@@ -39,9 +39,9 @@ func NewRotation(now time.Time, grace, tokenTTL time.Duration, revoke bool, acto
 	return Rotation{Key: k, RetireAfter: k.ActivatesAt.Add(tokenTTL + RetireSkew), RevokeOthers: revoke, Actor: actor}, nil
 }
 
-// Events are the audit events of r, given the kids of the keys it replaced
+// events are the audit events of r, given the kids of the keys it replaced
 // (retired, or with RevokeOthers deleted).
-func (r Rotation) Events(replaced []string) []audit.Event {
+func (r Rotation) events(replaced []string) []audit.Event {
 	details := map[string]any{"activates_at": r.Key.ActivatesAt.UTC().Format(time.RFC3339), "replaces": nonNil(replaced)}
 	if r.RevokeOthers {
 		details["revoke_current"] = true
@@ -57,10 +57,15 @@ func (r Rotation) Events(replaced []string) []audit.Event {
 	return evs
 }
 
-// PruneEvent is the audit event of deleting k, retired, at now.
-func PruneEvent(k StoredKey, now time.Time, actor string) audit.Event {
+// pruneEvent is the audit event of deleting k, retired, at now.
+func pruneEvent(k StoredKey, now time.Time, actor string) audit.Event {
 	return audit.Event{At: now, Actor: actor, Action: audit.SigningKeyPruned, Target: KeyTarget(k.ID),
 		Details: map[string]any{"retire_after": k.RetireAfter.UTC().Format(time.RFC3339)}}
+}
+
+// createdEvent is the audit event of storing k as the first key.
+func createdEvent(k StoredKey) audit.Event {
+	return audit.Event{At: k.CreatedAt, Actor: "system", Action: audit.SigningKeyCreated, Target: KeyTarget(k.ID)}
 }
 
 // KeyTarget names a signing key in audit events.

@@ -41,41 +41,6 @@ type RefreshFamily struct {
 	RevokedAt  *time.Time
 }
 
-// RefreshRotation is one presentation of a refresh token to the store.
-type RefreshRotation struct {
-	Presented   string // TokenHash of the token presented
-	Next        string // TokenHash of its successor, stored if it wins
-	NextSealed  []byte // the successor sealed under the presented token, kept with it for a retry
-	At          time.Time
-	IdleTimeout time.Duration // the family is over after this long unused
-	ReuseGrace  time.Duration // a token spent this recently may be retried
-	IP          string
-}
-
-// RefreshStore keeps refresh families. Every method that changes one
-// records its audit event in the same transaction.
-type RefreshStore interface {
-	// CreateRefreshFamily stores f with its first token.
-	CreateRefreshFamily(ctx context.Context, f RefreshFamily, tokenHash string, ev audit.Event) error
-	// RotateRefreshToken spends r.Presented and stores r.Next, and with
-	// the spent token r.Next and r.NextSealed, in one transaction; of
-	// concurrent rotations of one token exactly one succeeds. A retry
-	// (RetryToken) stores nothing new and returns the sealed successor
-	// the winning rotation kept; a rotation returns nil in its place. A
-	// reuse (RevokeFamily) revokes the family and the user's tokens
-	// issued until r.At, commits that, and returns ErrRefreshReused;
-	// other refusals are ErrInvalidGrant.
-	RotateRefreshToken(ctx context.Context, r RefreshRotation) (RefreshFamily, []byte, error)
-	// RefreshFamilyByToken finds the family of a token, spent or not.
-	RefreshFamilyByToken(ctx context.Context, tokenHash string) (RefreshFamily, error)
-	// RevokeRefreshFamily ends user's family id at at, reporting false
-	// (and recording nothing) when it is not user's or already revoked.
-	RevokeRefreshFamily(ctx context.Context, user, id uuid.UUID, at time.Time, ev audit.Event) (bool, error)
-	// RefreshFamilies lists user's unrevoked families that have not
-	// expired at at, newest first.
-	RefreshFamilies(ctx context.Context, user uuid.UUID, at time.Time) ([]RefreshFamily, error)
-}
-
 // TokenHash is how a refresh token is stored: hex SHA-256. The token has
 // 256 bits of entropy, so a fast unsalted hash is enough.
 func TokenHash(raw string) string {
@@ -121,7 +86,7 @@ func (s *Sessions) Start(ctx context.Context, user uuid.UUID, ip string) (string
 	f := RefreshFamily{ID: uuid.New(), UserID: user, CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(s.policy.TTL)}
 	ev := audit.Event{At: now, Actor: "user:" + user.String(), Action: audit.RefreshFamilyCreated,
 		Target: "session:" + f.ID.String(), IP: ip}
-	if err := s.store.CreateRefreshFamily(ctx, f, TokenHash(raw), ev); err != nil {
+	if err := CreateRefreshFamily(ctx, s.store, f, TokenHash(raw), ev); err != nil {
 		return "", RefreshFamily{}, err
 	}
 	return raw, f, nil
@@ -140,7 +105,7 @@ func (s *Sessions) Rotate(ctx context.Context, raw, ip string) (string, RefreshF
 	if err != nil {
 		return "", RefreshFamily{}, err
 	}
-	f, retried, err := s.store.RotateRefreshToken(ctx, RefreshRotation{
+	f, retried, err := RotateRefreshToken(ctx, s.store, RefreshRotation{
 		Presented: TokenHash(raw), Next: TokenHash(next), NextSealed: sealed, At: s.now().UTC(),
 		IdleTimeout: s.policy.IdleTimeout, ReuseGrace: s.policy.ReuseGrace, IP: ip,
 	})
@@ -201,7 +166,7 @@ func (s *Sessions) end(ctx context.Context, actor string, user, id uuid.UUID, ip
 	now := s.now().UTC()
 	ev := audit.Event{At: now, Actor: actor, Action: audit.RefreshFamilyRevoked,
 		Target: "session:" + id.String(), IP: ip, Details: map[string]any{"reason": reason}}
-	ok, err := s.store.RevokeRefreshFamily(ctx, user, id, now, ev)
+	ok, err := RevokeRefreshFamily(ctx, s.store, user, id, now, ev)
 	if err != nil {
 		return err
 	}
@@ -225,70 +190,4 @@ func (s *Sessions) Active(ctx context.Context, user uuid.UUID) ([]RefreshFamily,
 		}
 	}
 	return out, nil
-}
-
-// RefreshState is what the store knows of a presented token, read inside
-// the rotation's transaction.
-type RefreshState struct {
-	Family     RefreshFamily
-	SpentAt    *time.Time // nil: the family's current token
-	UserActive bool
-	// Successor is the sealed successor a spent token keeps (nil for one
-	// spent before retries were kept); SuccessorSpent, whether that
-	// successor was itself spent since.
-	Successor      []byte
-	SuccessorSpent bool
-}
-
-// RefreshVerdict is what a rotation does with a presented token.
-type RefreshVerdict int
-
-// The verdicts of Judge.
-const (
-	RefuseToken  RefreshVerdict = iota // ErrInvalidGrant, nothing changes
-	RotateToken                        // spend it, store the successor
-	RetryToken                         // spent within the grace, successor unspent: the same successor again
-	RevokeFamily                       // reuse: revoke the family and the user's tokens
-)
-
-// Judge decides what presenting a token in state st does. Stores call it
-// inside the rotation's transaction, so both stores follow one rule.
-func (r RefreshRotation) Judge(st RefreshState) RefreshVerdict {
-	f := st.Family
-	switch {
-	case f.RevokedAt != nil, !st.UserActive, !r.At.Before(f.ExpiresAt),
-		r.IdleTimeout > 0 && r.At.Sub(f.LastUsedAt) >= r.IdleTimeout:
-		return RefuseToken
-	case st.SpentAt == nil:
-		return RotateToken
-	case r.ReuseGrace > 0 && r.At.Sub(*st.SpentAt) <= r.ReuseGrace && st.Successor != nil && !st.SuccessorSpent:
-		return RetryToken
-	}
-	return RevokeFamily
-}
-
-// Outcome is what a rotation answers once verdict v on st committed: the
-// family and, for a retry, the sealed successor st holds.
-func Outcome(st RefreshState, v RefreshVerdict) (RefreshFamily, []byte, error) {
-	switch v {
-	case RefuseToken:
-		return RefreshFamily{}, nil, ErrInvalidGrant
-	case RevokeFamily:
-		return RefreshFamily{}, nil, ErrRefreshReused
-	case RetryToken:
-		return st.Family, st.Successor, nil
-	}
-	return st.Family, nil, nil
-}
-
-// Event is the audit event of verdict v on family f.
-func (r RefreshRotation) Event(f RefreshFamily, v RefreshVerdict) audit.Event {
-	action := map[RefreshVerdict]string{
-		RotateToken: audit.RefreshTokenRotated, RetryToken: audit.RefreshTokenRetried, RevokeFamily: audit.RefreshTokenReused,
-	}[v]
-	ev := audit.Event{At: r.At, Actor: "user:" + f.UserID.String(), Action: action, Target: "session:" + f.ID.String(), IP: r.IP}
-	if v == RevokeFamily {
-		ev.Details = map[string]any{"revoked": "session and the user's access tokens issued until now"}
-	}
-	return ev
 }
