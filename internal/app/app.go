@@ -130,7 +130,11 @@ func (a *App) Handler(ctx context.Context, cfg config.Config) (http.Handler, err
 	return h, err
 }
 
-func (a *App) handler(ctx context.Context, cfg config.Config) (http.Handler, *bundle.Publisher, error) {
+// handler builds the HTTP API and starts what keeps it current: the
+// keyring following rotations and the bundle publisher following the
+// store, each on its own poll. The channels close once those have
+// stopped, after ctx ends.
+func (a *App) handler(ctx context.Context, cfg config.Config) (http.Handler, []<-chan struct{}, error) {
 	keys, err := a.Keyring(ctx, cfg.SigningKeyFile)
 	if err != nil {
 		return nil, nil, err
@@ -183,7 +187,7 @@ func (a *App) handler(ctx context.Context, cfg config.Config) (http.Handler, *bu
 		DecisionLogs:       a.DecisionLogs(cfg.DecisionLogs),
 		DecisionLogMaxBody: cfg.DecisionLogs.MaxBytes,
 		DecisionLogSubject: a.SubjectID,
-	}), bundles, nil
+	}), []<-chan struct{}{keys.Follow(ctx, bundle.PollInterval, a.Log, bundles.Sync), bundles.Done()}, nil
 }
 
 // SubjectID is the token subject a decision log filter names: a user's or
@@ -233,7 +237,7 @@ func (a *App) ServiceAccounts(ctx context.Context, pepper string) (*serviceaccou
 }
 
 // publishBundles compiles the policy bundle, signed with the token signing
-// key, and starts keeping it and keys fresh until ctx ends.
+// key, and starts keeping it fresh until ctx ends.
 func (a *App) publishBundles(ctx context.Context, cfg config.Config, keys *tokens.Keyring) (*bundle.Publisher, error) {
 	mods, err := policies.Modules()
 	if err != nil {
@@ -285,12 +289,17 @@ func (a *App) Serve(ctx context.Context, cfg config.Config) error {
 		// kernel picked it (IAM_HTTP_ADDR=127.0.0.1:0).
 		cfg.PublicURL = "http://" + ln.Addr().String()
 	}
-	h, bundles, err := a.handler(ctx, cfg)
+	h, background, err := a.handler(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	pruning := a.DecisionLogs(cfg.DecisionLogs).KeepPruning(ctx, a.Log)
-	defer func() { stop(); <-bundles.Done(); <-pruning }()
+	background = append(background, a.DecisionLogs(cfg.DecisionLogs).KeepPruning(ctx, a.Log))
+	defer func() {
+		stop()
+		for _, done := range background {
+			<-done
+		}
+	}()
 	t := cfg.HTTPTimeouts
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: t.ReadHeader, ReadTimeout: t.Read,
 		WriteTimeout: t.Write, IdleTimeout: t.Idle, MaxHeaderBytes: 64 << 10}

@@ -41,9 +41,10 @@ type Publisher struct {
 }
 
 // NewPublisher returns a Publisher of the bundles compiler makes from store,
-// signed with and publishing keys. It refreshes keys from their store
-// whenever the bundle's store changes (a key change is a bundle change), so
-// that the Issuer and Verifier sharing keys follow rotations too.
+// signed with and publishing keys. It does not reload keys: whoever owns
+// them keeps them current (app runs tokens.Keyring.Follow, which calls
+// Sync after a reload that changed them), and a refresh that finds other
+// keys in force recompiles.
 func NewPublisher(store Store, compiler *Compiler, keys *tokens.Keyring, now func() time.Time, log *slog.Logger) *Publisher {
 	return &Publisher{store: store, compiler: compiler, keys: keys, now: now, log: log,
 		poll: PollInterval, refresh: RefreshInterval, done: make(chan struct{})}
@@ -123,20 +124,15 @@ func (p *Publisher) run(ctx context.Context) {
 }
 
 // refreshIfStale recompiles when the store changed, a new epoch began, or
-// the clock moved the keys in force (a pending key activated, a replaced
-// one retired); with no last bundle it always compiles. The version is
-// read before the keys and the source, so that a change racing with them
-// shows as a newer version at the next poll.
+// the keys in force moved (the keyring reloaded a rotation, a pending key
+// activated, a replaced one retired); with no last bundle it always
+// compiles. The version is read before the source, so that a change
+// racing with it shows as a newer version at the next poll.
 func (p *Publisher) refreshIfStale(ctx context.Context, last *compiled) (compiled, error) {
 	at := p.epoch()
 	v, err := p.store.BundleVersion(ctx)
 	if err != nil {
 		return compiled{}, err
-	}
-	if last == nil || v != last.version {
-		if err := p.keys.Refresh(ctx); err != nil {
-			return compiled{}, fmt.Errorf("reload signing keys: %w", err)
-		}
 	}
 	keys := p.keys.At(p.now())
 	if last != nil && v == last.version && at.Equal(last.at) && keys.Same(last.keys) {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -77,6 +78,59 @@ func (r *Keyring) Refresh(ctx context.Context) error {
 	}
 	r.store(keys)
 	return nil
+}
+
+// Follow reloads the stored keys every interval until ctx ends, so that a
+// rotation made anywhere (iam keys rotate on another host, another
+// replica) reaches the issuer and the verifier sharing r within one
+// interval. After a reload that changed the keys it calls changed, which
+// republishes them (the bundle publisher's Sync), so that the keys a
+// token is signed with are published with the next answer. A failed
+// reload keeps the keys in force and is logged once per outage. The
+// channel closes when Follow has stopped; for a key from a file, which
+// never changes, at once.
+func (r *Keyring) Follow(ctx context.Context, interval time.Duration, log *slog.Logger, changed func(context.Context) error) <-chan struct{} {
+	done := make(chan struct{})
+	if r.source == nil {
+		close(done)
+		return done
+	}
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		var failure error
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			before := *r.keys.Load()
+			err := r.Refresh(ctx)
+			if err == nil && !sameKeys(before, *r.keys.Load()) {
+				err = changed(ctx)
+			}
+			switch {
+			case ctx.Err() != nil:
+				return
+			case err != nil && failure == nil:
+				log.Warn("signing keys not reloaded or not republished; keeping the keys in force", "err", err)
+			case err == nil && failure != nil:
+				log.Info("signing keys reloading again")
+			}
+			failure = err
+		}
+	}()
+	return done
+}
+
+// sameKeys reports whether a and b hold the same keys on the same
+// schedule.
+func sameKeys(a, b []Key) bool {
+	return slices.EqualFunc(a, b, func(x, y Key) bool {
+		return x.ID == y.ID && x.ActivatesAt.Equal(y.ActivatesAt) && x.RetireAfter.Equal(y.RetireAfter)
+	})
 }
 
 // store swaps in keys, ordered by activation.
