@@ -131,12 +131,3 @@ func (t throttleTx) EndStreak(ctx context.Context, userKey string) error {
 func (t throttleTx) Audit(ctx context.Context, ev audit.Event) error {
 	return insertAudit(ctx, t.tx, ev)
 }
-
-// affectedAny reports whether a statement changed a row.
-func affectedAny(res sql.Result, err error) (bool, error) {
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
-	return n > 0, err
-}
