@@ -53,8 +53,6 @@ var (
 // Store keeps users. Every change records its audit event in the same
 // transaction.
 type Store interface {
-	// CreateUser inserts u and links it to roles (which must exist).
-	CreateUser(ctx context.Context, u User, roles []string, ev audit.Event) error
 	// UserByUsernameKey finds a user by the key NormalizeUsername returns.
 	UserByUsernameKey(ctx context.Context, key string) (User, error)
 	UserByID(ctx context.Context, id uuid.UUID) (User, error)
@@ -62,21 +60,21 @@ type Store interface {
 	// UserPage lists up to q.Limit users ordered by username key, after
 	// q.After and containing q.Search in their key.
 	UserPage(ctx context.Context, q UserQuery) ([]User, error)
-	// SetUserState reports whether the state changed; no change, no event.
+	// UserTx runs fn in one write transaction, committing if it returns
+	// nil, else rolling back and returning fn's error.
+	UserTx(ctx context.Context, fn func(UserTx) error) error
+	// RecordLogin stores the time of a successful login with ev, or
+	// returns ErrUserNotFound. It is a store's own because it is the
+	// busiest write: a store may commit it more cheaply than a change.
+	RecordLogin(ctx context.Context, id uuid.UUID, at time.Time, ev audit.Event) error
+	AppendAudit(ctx context.Context, ev audit.Event) error
+
+	// CreateUser, SetUserState, SetPasswordHash and
+	// RecordLoginUpgradingHash are the package functions of the same
+	// names over the store itself: the store contract suite calls them
+	// as methods of a store.
+	CreateUser(ctx context.Context, u User, roles []string, ev audit.Event) error
 	SetUserState(ctx context.Context, id uuid.UUID, state State, at time.Time, ev audit.Event) (bool, error)
 	SetPasswordHash(ctx context.Context, id uuid.UUID, hash string, at time.Time, ev audit.Event) error
-	// ChangePassword replaces the password hash as SetPasswordHash does
-	// and, in the same transaction, revokes every session (refresh family)
-	// of the user still open at at except keep (uuid.Nil: none kept). It
-	// returns how many it revoked, which it sets as "sessions_revoked" in
-	// ev.Details (which must not be nil).
-	ChangePassword(ctx context.Context, id uuid.UUID, hash string, at time.Time, keep uuid.UUID, ev audit.Event) (int, error)
-	RecordLogin(ctx context.Context, id uuid.UUID, at time.Time, ev audit.Event) error
-	// RecordLoginUpgradingHash records a successful login (as RecordLogin,
-	// with login) and, in the same transaction, replaces the password hash
-	// from with to if from is still the stored hash, recording upgraded. A
-	// hash changed meanwhile (a concurrent upgrade, a new password) wins:
-	// then only the login is recorded. It reports whether it replaced.
 	RecordLoginUpgradingHash(ctx context.Context, id uuid.UUID, at time.Time, from, to string, login, upgraded audit.Event) (bool, error)
-	AppendAudit(ctx context.Context, ev audit.Event) error
 }

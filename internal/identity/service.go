@@ -60,7 +60,7 @@ func (s *Service) Create(ctx context.Context, actor, username, password string, 
 	u := User{ID: uuid.New(), Username: display, PasswordHash: hash, State: StateActive, CreatedAt: now, UpdatedAt: now}
 	ev := audit.Event{At: now, Actor: actor, Action: audit.UserCreated, Target: Target(u.ID),
 		Details: map[string]any{"username": display, "roles": nonNil(roles)}}
-	if err := s.store.CreateUser(ctx, u, roles, ev); err != nil {
+	if err := CreateUser(ctx, s.store, u, roles, ev); err != nil {
 		return User{}, err
 	}
 	return u, nil
@@ -144,7 +144,7 @@ func (s *Service) upgrade(ctx context.Context, u *User, password string, now tim
 	}
 	upgraded := audit.Event{At: now, Actor: Target(u.ID), Action: audit.UserPasswordUpgraded, Target: Target(u.ID), IP: login.IP,
 		Details: map[string]any{"username": u.Username, "from": HashAlgorithm(u.PasswordHash), "to": "argon2id"}}
-	replaced, err := s.store.RecordLoginUpgradingHash(ctx, u.ID, now, u.PasswordHash, hash, login, upgraded)
+	replaced, err := RecordLoginUpgradingHash(ctx, s.store, u.ID, now, u.PasswordHash, hash, login, upgraded)
 	if err != nil {
 		return err
 	}
@@ -221,7 +221,7 @@ func (s *Service) setState(ctx context.Context, actor, username string, state St
 	now := s.now().UTC()
 	ev := audit.Event{At: now, Actor: actor, Action: action, Target: Target(u.ID),
 		Details: map[string]any{"username": u.Username, "previous_state": string(u.State)}}
-	_, err = s.store.SetUserState(ctx, u.ID, state, now, ev)
+	_, err = SetUserState(ctx, s.store, u.ID, state, now, ev)
 	return err
 }
 
@@ -258,7 +258,7 @@ func (s *Service) SetPassword(ctx context.Context, actor, username, password str
 	now := s.now().UTC()
 	ev := audit.Event{At: now, Actor: actor, Action: audit.UserPasswordSet, Target: Target(u.ID),
 		Details: map[string]any{"username": u.Username}}
-	return s.store.SetPasswordHash(ctx, u.ID, hash, now, ev)
+	return SetPasswordHash(ctx, s.store, u.ID, hash, now, ev)
 }
 
 // ChangePassword is a user changing their own password: current must be
@@ -296,8 +296,8 @@ func (s *Service) ChangePassword(ctx context.Context, id uuid.UUID, current, nex
 		return 0, err
 	}
 	ev := audit.Event{At: now, Actor: Target(u.ID), Action: audit.UserPasswordChanged, Target: Target(u.ID), IP: ip,
-		Details: map[string]any{"username": u.Username, "sessions_revoked": 0}}
-	return s.store.ChangePassword(ctx, u.ID, newHash, now, keep, ev)
+		Details: map[string]any{"username": u.Username}}
+	return changePassword(ctx, s.store, u.ID, newHash, now, keep, ev)
 }
 
 // Target names a user in audit events and actor fields.

@@ -159,15 +159,37 @@ func (s *fakeStore) RecordLogin(_ context.Context, _ uuid.UUID, at time.Time, ev
 	return nil
 }
 
-func (s *fakeStore) RecordLoginUpgradingHash(_ context.Context, _ uuid.UUID, at time.Time, from, to string, login, upgraded audit.Event) (bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.user.LastLoginAt = &at
-	s.events = append(s.events, login)
-	if s.user.PasswordHash != from {
+// UserTx runs fn on the one user; a user transaction of Authenticate
+// records a login, upgrading its hash.
+func (s *fakeStore) UserTx(_ context.Context, fn func(identity.UserTx) error) error {
+	return fn(fakeUserTx{s: s})
+}
+
+// fakeUserTx is the statements of fakeStore's user transactions that
+// Authenticate uses; any other method panics through the nil embedded
+// interface.
+type fakeUserTx struct {
+	identity.UserTx
+	s *fakeStore
+}
+
+func (tx fakeUserTx) SetLastLogin(_ context.Context, _ uuid.UUID, at time.Time) error {
+	tx.s.mu.Lock()
+	defer tx.s.mu.Unlock()
+	tx.s.user.LastLoginAt = &at
+	return nil
+}
+
+func (tx fakeUserTx) ReplacePasswordHash(_ context.Context, _ uuid.UUID, from, to string, _ time.Time) (bool, error) {
+	tx.s.mu.Lock()
+	defer tx.s.mu.Unlock()
+	if tx.s.user.PasswordHash != from {
 		return false, nil
 	}
-	s.user.PasswordHash = to
-	s.events = append(s.events, upgraded)
+	tx.s.user.PasswordHash = to
 	return true, nil
+}
+
+func (tx fakeUserTx) Audit(ctx context.Context, ev audit.Event) error {
+	return tx.s.AppendAudit(ctx, ev)
 }

@@ -25,18 +25,6 @@ func NewService(store Store, pepper []byte, now func() time.Time) *Service {
 	return &Service{store: store, hasher: newHasher(pepper), now: now}
 }
 
-// Pepper is the configured pepper when there is one (at least 32
-// characters), else the one kept in the database, generated on first use.
-func Pepper(ctx context.Context, store Store, configured string) ([]byte, error) {
-	if configured != "" {
-		if len(configured) < 32 {
-			return nil, ErrInvalidPepper
-		}
-		return []byte(configured), nil
-	}
-	return store.EnsureClientSecretPepper(ctx, NewPepper)
-}
-
 // Create makes an active service account with roles (stored names) and
 // returns it with its client secret, which exists nowhere else.
 func (s *Service) Create(ctx context.Context, actor, name string, roles []string) (Account, string, error) {
@@ -51,7 +39,7 @@ func (s *Service) Create(ctx context.Context, actor, name string, roles []string
 	a := Account{ID: uuid.New(), Name: name, SecretHash: s.hasher.hash(secret), State: StateActive, CreatedAt: now, UpdatedAt: now}
 	ev := audit.Event{At: now, Actor: actor, Action: audit.ServiceAccountCreated, Target: Target(a.ID),
 		Details: map[string]any{"name": name, "roles": nonNil(roles)}}
-	if err := s.store.CreateServiceAccount(ctx, a, roles, ev); err != nil {
+	if err := CreateServiceAccount(ctx, s.store, a, roles, ev); err != nil {
 		return Account{}, "", err
 	}
 	a.Roles = roles
@@ -72,7 +60,7 @@ func (s *Service) RotateSecret(ctx context.Context, actor, name string) (Account
 	now := s.now().UTC()
 	ev := audit.Event{At: now, Actor: actor, Action: audit.ServiceAccountSecretRotated, Target: Target(a.ID),
 		Details: map[string]any{"name": a.Name}}
-	if err := s.store.SetServiceAccountSecret(ctx, a.ID, s.hasher.hash(secret), now, ev); err != nil {
+	if err := SetServiceAccountSecret(ctx, s.store, a.ID, s.hasher.hash(secret), now, ev); err != nil {
 		return Account{}, "", err
 	}
 	return a, secret, nil
@@ -88,7 +76,7 @@ func (s *Service) Disable(ctx context.Context, actor, name string) (bool, error)
 	now := s.now().UTC()
 	ev := audit.Event{At: now, Actor: actor, Action: audit.ServiceAccountDisabled, Target: Target(a.ID),
 		Details: map[string]any{"name": a.Name, "previous_state": string(a.State)}}
-	return s.store.DisableServiceAccount(ctx, a.ID, now, ev)
+	return DisableServiceAccount(ctx, s.store, a.ID, now, ev)
 }
 
 // Lookup finds an account by name.

@@ -48,21 +48,25 @@ var (
 // Store keeps service accounts. Every change records its audit event in
 // the same transaction.
 type Store interface {
-	// CreateServiceAccount inserts a and links it to roles (which must exist).
-	CreateServiceAccount(ctx context.Context, a Account, roles []string, ev audit.Event) error
 	ServiceAccountByName(ctx context.Context, name string) (Account, error)
 	ServiceAccountByID(ctx context.Context, id uuid.UUID) (Account, error)
 	// ServiceAccounts lists every account, ordered by name, with its roles.
 	ServiceAccounts(ctx context.Context) ([]Account, error)
-	SetServiceAccountSecret(ctx context.Context, id uuid.UUID, hash string, at time.Time, ev audit.Event) error
-	// DisableServiceAccount reports whether the state changed; a change
-	// also voids the account's tokens issued until at. No change, no event.
-	DisableServiceAccount(ctx context.Context, id uuid.UUID, at time.Time, ev audit.Event) (bool, error)
 	ServiceAccountGrants(ctx context.Context, id uuid.UUID) (authz.Grants, error)
-	// EnsureClientSecretPepper returns the stored pepper, storing the one
-	// generate makes when there is none; concurrent callers get one pepper.
-	EnsureClientSecretPepper(ctx context.Context, generate func() ([]byte, error)) ([]byte, error)
+	// ServiceAccountTx runs fn in one write transaction, committing if it
+	// returns nil, else rolling back and returning fn's error.
+	ServiceAccountTx(ctx context.Context, fn func(AccountTx) error) error
 	AppendAudit(ctx context.Context, ev audit.Event) error
+
+	// CreateServiceAccount, SetServiceAccountSecret,
+	// DisableServiceAccount and EnsureClientSecretPepper (at the time of
+	// the call) are the package functions of the same names over the
+	// store itself: the store contract suite calls them as methods of a
+	// store.
+	CreateServiceAccount(ctx context.Context, a Account, roles []string, ev audit.Event) error
+	SetServiceAccountSecret(ctx context.Context, id uuid.UUID, hash string, at time.Time, ev audit.Event) error
+	DisableServiceAccount(ctx context.Context, id uuid.UUID, at time.Time, ev audit.Event) (bool, error)
+	EnsureClientSecretPepper(ctx context.Context, generate func() ([]byte, error)) ([]byte, error)
 }
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)

@@ -87,8 +87,7 @@ func (p Policy) CountFrom(prev *Block, at time.Time) time.Time {
 // Lock decides whether failures (counted from CountFrom, the new one
 // included) lock the subject of kind k at at, and if so the lock. A subject
 // still locked is not locked again; a limit of 0 (the zero Policy) never
-// locks. Stores call it inside the failure's
-// transaction, so both stores follow one rule.
+// locks. RecordLoginFailure calls it inside the failure's transaction.
 func (p Policy) Lock(k Kind, subject string, failures int, prev *Block, at time.Time) (Block, bool) {
 	if p.Max(k) <= 0 || failures < p.Max(k) || (prev != nil && prev.Until.After(at)) {
 		return Block{}, false
@@ -130,20 +129,18 @@ type Store interface {
 	// LoginBlockedUntil is the latest end of a lock, active at at, on the
 	// account name userKey or the client IP ip; zero when neither is locked.
 	LoginBlockedUntil(ctx context.Context, userKey, ip string, at time.Time) (time.Time, error)
-	// RecordLoginFailure stores f and, in the same transaction, for each
-	// kind counts the subject's failures since Policy.CountFrom and applies
-	// Policy.Lock, storing each new lock with its audit event. It returns
-	// the new locks.
-	RecordLoginFailure(ctx context.Context, f Failure, p Policy) ([]Block, error)
-	// ClearLoginFailures forgets the failures of the account name userKey
-	// and ends its streak, after a successful login.
-	ClearLoginFailures(ctx context.Context, userKey string) error
-	// Unblock ends the lock of a subject and forgets its failures,
-	// recording ev when there was either to forget. It reports whether
-	// there was.
-	Unblock(ctx context.Context, k Kind, subject string, ev audit.Event) (bool, error)
 	// Blocks lists the locks active at at, the soonest to end first.
 	Blocks(ctx context.Context, at time.Time) ([]Block, error)
+	// ThrottleTx runs fn in one write transaction, committing if it
+	// returns nil, else rolling back and returning fn's error.
+	ThrottleTx(ctx context.Context, fn func(Tx) error) error
+
+	// RecordLoginFailure, ClearLoginFailures and Unblock are the package
+	// functions of the same names over the store itself: the store
+	// contract suite calls them as methods of a store.
+	RecordLoginFailure(ctx context.Context, f Failure, p Policy) ([]Block, error)
+	ClearLoginFailures(ctx context.Context, userKey string) error
+	Unblock(ctx context.Context, k Kind, subject string, ev audit.Event) (bool, error)
 }
 
 // Throttled is the answer to a login attempt on a locked account name or
@@ -183,13 +180,13 @@ func (t *Throttle) Check(ctx context.Context, username, ip string) error {
 // Failed records a failed password check of username from ip.
 func (t *Throttle) Failed(ctx context.Context, username, ip string) error {
 	key := userKey(username)
-	_, err := t.store.RecordLoginFailure(ctx, Failure{UserKey: key, IP: ip, At: t.now().UTC()}, t.policy)
+	_, err := RecordLoginFailure(ctx, t.store, Failure{UserKey: key, IP: ip, At: t.now().UTC()}, t.policy)
 	return err
 }
 
 // Succeeded forgets username's failures after a successful login.
 func (t *Throttle) Succeeded(ctx context.Context, username string) error {
-	return t.store.ClearLoginFailures(ctx, userKey(username))
+	return ClearLoginFailures(ctx, t.store, userKey(username))
 }
 
 // Unblock ends the lock on an account name (KindUser, any spelling of the
@@ -203,7 +200,7 @@ func (t *Throttle) Unblock(ctx context.Context, actor string, k Kind, subject st
 	}
 	ev := audit.Event{At: t.now().UTC(), Actor: actor, Action: audit.SecurityUnblocked, Target: target,
 		Details: map[string]any{"kind": string(k)}}
-	return t.store.Unblock(ctx, k, subject, ev)
+	return Unblock(ctx, t.store, k, subject, ev)
 }
 
 // userKey is the subject of an account name: its lookup key, made

@@ -27,98 +27,6 @@ func (s *Store) LoginBlockedUntil(ctx context.Context, userKey, ip string, at ti
 	return *until, nil
 }
 
-// RecordLoginFailure stores f and locks what it brings to its limit.
-func (s *Store) RecordLoginFailure(ctx context.Context, f throttle.Failure, p throttle.Policy) ([]throttle.Block, error) {
-	var locks []throttle.Block
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		locks = nil
-		if _, err := tx.Exec(ctx, `DELETE FROM login_failures WHERE at <= $1`, f.At.Add(-p.Window)); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO login_failures (user_key, ip, at) VALUES ($1, $2, $3)`, f.UserKey, f.IP, f.At); err != nil {
-			return err
-		}
-		for _, k := range []throttle.Kind{throttle.KindUser, throttle.KindIP} {
-			b, locked, err := lockIfDue(ctx, tx, f, k, p)
-			if err != nil {
-				return err
-			}
-			if locked {
-				locks = append(locks, b)
-			}
-		}
-		return nil
-	})
-	return locks, err
-}
-
-// lockIfDue counts the failures of f's subject of kind k and stores the
-// lock Policy.Lock decides on, with its event. The conditional upsert keeps
-// a concurrent failure from locking the subject a second time.
-func lockIfDue(ctx context.Context, tx pgx.Tx, f throttle.Failure, k throttle.Kind, p throttle.Policy) (throttle.Block, bool, error) {
-	subject := f.Subject(k)
-	prev, err := scanBlock(tx.QueryRow(ctx, `
-		SELECT kind, subject, counted_from, locked_until, streak FROM login_locks WHERE kind = $1 AND subject = $2`,
-		string(k), subject))
-	if err != nil {
-		return throttle.Block{}, false, err
-	}
-	var n int
-	if err := tx.QueryRow(ctx, `SELECT count(*) FROM login_failures WHERE `+failureColumn[k]+` = $1 AND at > $2`,
-		subject, p.CountFrom(prev, f.At)).Scan(&n); err != nil {
-		return throttle.Block{}, false, err
-	}
-	b, lock := p.Lock(k, subject, n, prev, f.At)
-	if !lock {
-		return b, false, nil
-	}
-	tag, err := tx.Exec(ctx, `
-		INSERT INTO login_locks (kind, subject, counted_from, locked_until, streak) VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (kind, subject) DO UPDATE
-		SET counted_from = EXCLUDED.counted_from, locked_until = EXCLUDED.locked_until, streak = EXCLUDED.streak
-		WHERE login_locks.locked_until <= EXCLUDED.counted_from`,
-		string(k), subject, b.Since, b.Until, b.Streak)
-	if err != nil || tag.RowsAffected() == 0 {
-		return b, false, err
-	}
-	return b, true, insertAudit(ctx, tx, b.Event(f.IP))
-}
-
-// scanBlock reads one lock row; nil when there is none.
-func scanBlock(row pgx.Row) (*throttle.Block, error) {
-	var b throttle.Block
-	var kind string
-	err := row.Scan(&kind, &b.Subject, &b.Since, &b.Until, &b.Streak)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil
-	}
-	b.Kind = throttle.Kind(kind)
-	return &b, err
-}
-
-// ClearLoginFailures forgets userKey's failures and ends its streak.
-func (s *Store) ClearLoginFailures(ctx context.Context, userKey string) error {
-	return s.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `DELETE FROM login_failures WHERE user_key = $1`, userKey); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, `UPDATE login_locks SET streak = 0 WHERE kind = 'user' AND subject = $1 AND streak <> 0`, userKey)
-		return err
-	})
-}
-
-// Unblock ends a subject's lock and forgets its failures.
-func (s *Store) Unblock(ctx context.Context, k throttle.Kind, subject string, ev audit.Event) (bool, error) {
-	return s.change(ctx, ev, func(tx pgx.Tx) (bool, error) {
-		locks, err := tx.Exec(ctx, `DELETE FROM login_locks WHERE kind = $1 AND subject = $2`, string(k), subject)
-		if err != nil {
-			return false, err
-		}
-		failures, err := tx.Exec(ctx, `DELETE FROM login_failures WHERE `+failureColumn[k]+` = $1`, subject)
-		return locks.RowsAffected()+failures.RowsAffected() > 0, err
-	})
-}
-
 // Blocks lists the locks active at at, the soonest to end first.
 func (s *Store) Blocks(ctx context.Context, at time.Time) ([]throttle.Block, error) {
 	rows, err := s.pool.Query(ctx, `
@@ -134,4 +42,93 @@ func (s *Store) Blocks(ctx context.Context, at time.Time) ([]throttle.Block, err
 		}
 		return *b, nil
 	})
+}
+
+// scanBlock reads one lock row; nil when there is none.
+func scanBlock(row pgx.Row) (*throttle.Block, error) {
+	var b throttle.Block
+	var kind string
+	err := row.Scan(&kind, &b.Subject, &b.Since, &b.Until, &b.Streak)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	b.Kind = throttle.Kind(kind)
+	return &b, err
+}
+
+// ThrottleTx runs fn in one transaction, committing if it returns nil.
+// Transactions run at READ COMMITTED, so concurrent failures of one
+// subject may both decide to lock it: throttleTx.PutBlock's conditional
+// upsert lets one of them store the lock.
+func (s *Store) ThrottleTx(ctx context.Context, fn func(throttle.Tx) error) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error { return fn(throttleTx{tx}) })
+}
+
+// RecordLoginFailure is throttle.RecordLoginFailure on s.
+func (s *Store) RecordLoginFailure(ctx context.Context, f throttle.Failure, p throttle.Policy) ([]throttle.Block, error) {
+	return throttle.RecordLoginFailure(ctx, s, f, p)
+}
+
+// ClearLoginFailures is throttle.ClearLoginFailures on s.
+func (s *Store) ClearLoginFailures(ctx context.Context, userKey string) error {
+	return throttle.ClearLoginFailures(ctx, s, userKey)
+}
+
+// Unblock is throttle.Unblock on s.
+func (s *Store) Unblock(ctx context.Context, k throttle.Kind, subject string, ev audit.Event) (bool, error) {
+	return throttle.Unblock(ctx, s, k, subject, ev)
+}
+
+// throttleTx is throttle.Tx on a pgx transaction.
+type throttleTx struct{ tx pgx.Tx }
+
+func (t throttleTx) InsertFailure(ctx context.Context, f throttle.Failure) error {
+	_, err := t.tx.Exec(ctx, `INSERT INTO login_failures (user_key, ip, at) VALUES ($1, $2, $3)`, f.UserKey, f.IP, f.At)
+	return err
+}
+
+func (t throttleTx) PruneFailures(ctx context.Context, until time.Time) error {
+	_, err := t.tx.Exec(ctx, `DELETE FROM login_failures WHERE at <= $1`, until)
+	return err
+}
+
+func (t throttleTx) CountFailures(ctx context.Context, k throttle.Kind, subject string, since time.Time) (int, error) {
+	var n int
+	err := t.tx.QueryRow(ctx, `SELECT count(*) FROM login_failures WHERE `+failureColumn[k]+` = $1 AND at > $2`, subject, since).Scan(&n)
+	return n, err
+}
+
+func (t throttleTx) DeleteFailures(ctx context.Context, k throttle.Kind, subject string) (bool, error) {
+	tag, err := t.tx.Exec(ctx, `DELETE FROM login_failures WHERE `+failureColumn[k]+` = $1`, subject)
+	return tag.RowsAffected() > 0, err
+}
+
+func (t throttleTx) Block(ctx context.Context, k throttle.Kind, subject string) (*throttle.Block, error) {
+	return scanBlock(t.tx.QueryRow(ctx, `
+		SELECT kind, subject, counted_from, locked_until, streak FROM login_locks WHERE kind = $1 AND subject = $2`,
+		string(k), subject))
+}
+
+func (t throttleTx) PutBlock(ctx context.Context, b throttle.Block) (bool, error) {
+	tag, err := t.tx.Exec(ctx, `
+		INSERT INTO login_locks (kind, subject, counted_from, locked_until, streak) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (kind, subject) DO UPDATE
+		SET counted_from = EXCLUDED.counted_from, locked_until = EXCLUDED.locked_until, streak = EXCLUDED.streak
+		WHERE login_locks.locked_until <= EXCLUDED.counted_from`,
+		string(b.Kind), b.Subject, b.Since, b.Until, b.Streak)
+	return tag.RowsAffected() == 1, err
+}
+
+func (t throttleTx) DeleteBlock(ctx context.Context, k throttle.Kind, subject string) (bool, error) {
+	tag, err := t.tx.Exec(ctx, `DELETE FROM login_locks WHERE kind = $1 AND subject = $2`, string(k), subject)
+	return tag.RowsAffected() > 0, err
+}
+
+func (t throttleTx) EndStreak(ctx context.Context, userKey string) error {
+	_, err := t.tx.Exec(ctx, `UPDATE login_locks SET streak = 0 WHERE kind = 'user' AND subject = $1 AND streak <> 0`, userKey)
+	return err
+}
+
+func (t throttleTx) Audit(ctx context.Context, ev audit.Event) error {
+	return insertAudit(ctx, t.tx, ev)
 }

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -26,28 +25,18 @@ const (
 
 func scanUser(row pgx.Row) (identity.User, error) {
 	var u identity.User
-	var state string
-	err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &state, &u.CreatedAt, &u.UpdatedAt, &u.LastLoginAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return u, identity.ErrUserNotFound
-	}
-	u.State = identity.State(state)
+	err := scanOne(row, identity.ErrUserNotFound, &u.ID, &u.Username, &u.PasswordHash, &u.State, &u.CreatedAt, &u.UpdatedAt, &u.LastLoginAt)
 	return u, err
 }
 
-// CreateUser inserts u and links it to roles, which must exist.
+// UserTx runs fn in one transaction, committing if it returns nil.
+func (s *Store) UserTx(ctx context.Context, fn func(identity.UserTx) error) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error { return fn(userTx{tx}) })
+}
+
+// CreateUser is identity.CreateUser on s.
 func (s *Store) CreateUser(ctx context.Context, u identity.User, roles []string, ev audit.Event) error {
-	return s.inTx(ctx, func(tx pgx.Tx) error {
-		if err := insertUser(ctx, tx, u); err != nil {
-			return err
-		}
-		for _, r := range roles {
-			if _, err := addUserRole(ctx, tx, u.ID, r); err != nil {
-				return err
-			}
-		}
-		return insertAudit(ctx, tx, ev)
-	})
+	return identity.CreateUser(ctx, s, u, roles, ev)
 }
 
 // insertUser inserts u, keyed by its normalised username.
@@ -98,36 +87,19 @@ func (s *Store) UserPage(ctx context.Context, q identity.UserQuery) ([]identity.
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (identity.User, error) { return scanUser(row) })
 }
 
-// SetUserState changes a user's state, reporting whether it changed. A
-// user leaving the active state loses every token issued until at.
+// SetUserState is identity.SetUserState on s.
 func (s *Store) SetUserState(ctx context.Context, id uuid.UUID, state identity.State, at time.Time, ev audit.Event) (bool, error) {
-	var then func(pgx.Tx) error
-	if state != identity.StateActive {
-		then = func(tx pgx.Tx) error { return revokeSubject(ctx, tx, id, at) }
-	}
-	return s.updateRow(ctx, usersTable, id, ev, then, updateStateSQL, id, string(state), at)
+	return identity.SetUserState(ctx, s, id, state, at, ev)
 }
 
-// SetPasswordHash replaces a user's password hash.
+// SetPasswordHash is identity.SetPasswordHash on s.
 func (s *Store) SetPasswordHash(ctx context.Context, id uuid.UUID, hash string, at time.Time, ev audit.Event) error {
-	_, err := s.updateRow(ctx, usersTable, id, ev, nil, updatePasswordHashSQL, id, hash, at)
-	return err
+	return identity.SetPasswordHash(ctx, s, id, hash, at, ev)
 }
 
-// ChangePassword replaces a user's password hash and revokes their other
-// sessions.
-func (s *Store) ChangePassword(ctx context.Context, id uuid.UUID, hash string, at time.Time, keep uuid.UUID, ev audit.Event) (int, error) {
-	revoked := 0
-	_, err := s.updateRow(ctx, usersTable, id, ev, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `
-			UPDATE refresh_families SET revoked_at = $2
-			WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 AND id <> $3`, id, at, keep)
-		revoked = int(tag.RowsAffected())
-		// The event is written after this, and shares its details map.
-		ev.Details["sessions_revoked"] = revoked
-		return err
-	}, updatePasswordHashSQL, id, hash, at)
-	return revoked, err
+// RecordLoginUpgradingHash is identity.RecordLoginUpgradingHash on s.
+func (s *Store) RecordLoginUpgradingHash(ctx context.Context, id uuid.UUID, at time.Time, from, to string, login, upgraded audit.Event) (bool, error) {
+	return identity.RecordLoginUpgradingHash(ctx, s, id, at, from, to, login, upgraded)
 }
 
 // RecordLogin stores the time of a successful login. Like AppendAudit it
@@ -146,29 +118,55 @@ func (s *Store) RecordLogin(ctx context.Context, id uuid.UUID, at time.Time, ev 
 	})
 }
 
-// RecordLoginUpgradingHash records a login and, when the stored hash is
-// still from, replaces it with to, in one transaction.
-func (s *Store) RecordLoginUpgradingHash(ctx context.Context, id uuid.UUID, at time.Time, from, to string, login, upgraded audit.Event) (bool, error) {
-	replaced := false
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE users SET last_login_at = $2 WHERE id = $1`, id, at)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return identity.ErrUserNotFound
-		}
-		if err := insertAudit(ctx, tx, login); err != nil {
-			return err
-		}
-		tag, err = tx.Exec(ctx, `UPDATE users SET password_hash = $3, updated_at = $4 WHERE id = $1 AND password_hash = $2`, id, from, to, at)
-		if err != nil || tag.RowsAffected() == 0 {
-			return err
-		}
-		replaced = true
-		return insertAudit(ctx, tx, upgraded)
-	})
-	return replaced, err
+// userTx is identity.UserTx on a pgx transaction.
+type userTx struct{ tx pgx.Tx }
+
+func (t userTx) InsertUser(ctx context.Context, u identity.User) error {
+	return insertUser(ctx, t.tx, u)
+}
+
+func (t userTx) AddUserRole(ctx context.Context, id uuid.UUID, role string) error {
+	_, err := addUserRole(ctx, t.tx, id, role)
+	return err
+}
+
+func (t userTx) LockUser(ctx context.Context, id uuid.UUID) (identity.User, error) {
+	return scanUser(t.tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1 FOR UPDATE`, id))
+}
+
+func (t userTx) SetUserState(ctx context.Context, id uuid.UUID, state identity.State, at time.Time) error {
+	_, err := t.tx.Exec(ctx, updateStateSQL, id, string(state), at)
+	return err
+}
+
+func (t userTx) SetPasswordHash(ctx context.Context, id uuid.UUID, hash string, at time.Time) error {
+	tag, err := t.tx.Exec(ctx, updatePasswordHashSQL, id, hash, at)
+	return updated(tag, err, identity.ErrUserNotFound)
+}
+
+func (t userTx) ReplacePasswordHash(ctx context.Context, id uuid.UUID, from, to string, at time.Time) (bool, error) {
+	tag, err := t.tx.Exec(ctx, `UPDATE users SET password_hash = $3, updated_at = $4 WHERE id = $1 AND password_hash = $2`, id, from, to, at)
+	return tag.RowsAffected() == 1, err
+}
+
+func (t userTx) SetLastLogin(ctx context.Context, id uuid.UUID, at time.Time) error {
+	tag, err := t.tx.Exec(ctx, `UPDATE users SET last_login_at = $2 WHERE id = $1`, id, at)
+	return updated(tag, err, identity.ErrUserNotFound)
+}
+
+func (t userTx) RevokeSubject(ctx context.Context, id uuid.UUID, at time.Time) error {
+	return revokeSubject(ctx, t.tx, id, at)
+}
+
+func (t userTx) RevokeSessions(ctx context.Context, id uuid.UUID, at time.Time, keep uuid.UUID) (int, error) {
+	tag, err := t.tx.Exec(ctx, `
+		UPDATE refresh_families SET revoked_at = $2
+		WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 AND id <> $3`, id, at, keep)
+	return int(tag.RowsAffected()), err
+}
+
+func (t userTx) Audit(ctx context.Context, ev audit.Event) error {
+	return insertAudit(ctx, t.tx, ev)
 }
 
 // removeUserRole unlinks a user from a role, reporting whether it had it.

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
@@ -19,42 +18,24 @@ import (
 
 const serviceAccountColumns = `id, name, secret_hash, state, created_at, updated_at`
 
+// scanServiceAccount scans an account's serviceAccountColumns, then into
+// extra the columns after them.
 func scanServiceAccount(row scanner, extra ...any) (serviceaccount.Account, error) {
 	var a serviceaccount.Account
-	var state string
-	dest := append([]any{&a.ID, &a.Name, &a.SecretHash, &state, timeCol{&a.CreatedAt}, timeCol{&a.UpdatedAt}}, extra...)
-	err := row.Scan(dest...)
-	if errors.Is(err, sql.ErrNoRows) {
-		return a, serviceaccount.ErrNotFound
-	}
-	a.State = serviceaccount.State(state)
+	err := scanOne(row, serviceaccount.ErrNotFound,
+		append([]any{&a.ID, &a.Name, &a.SecretHash, &a.State, timeCol{&a.CreatedAt}, timeCol{&a.UpdatedAt}}, extra...)...)
 	return a, err
 }
 
-// CreateServiceAccount inserts a and links it to roles, which must exist.
+// ServiceAccountTx runs fn in one write transaction (BEGIN IMMEDIATE),
+// committing if it returns nil.
+func (s *Store) ServiceAccountTx(ctx context.Context, fn func(serviceaccount.AccountTx) error) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error { return fn(accountTx{tx}) })
+}
+
+// CreateServiceAccount is serviceaccount.CreateServiceAccount on s.
 func (s *Store) CreateServiceAccount(ctx context.Context, a serviceaccount.Account, roles []string, ev audit.Event) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `
-			INSERT INTO service_accounts (id, name, secret_hash, state, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?)`,
-			a.ID.String(), a.Name, a.SecretHash, string(a.State), ts(a.CreatedAt), ts(a.UpdatedAt))
-		if sqliteCode(err) == uniqueViolation {
-			return fmt.Errorf("%w: %q", serviceaccount.ErrNameTaken, a.Name)
-		}
-		if err != nil {
-			return err
-		}
-		for _, r := range roles {
-			_, err := tx.ExecContext(ctx, `INSERT INTO service_account_roles (service_account_id, role_name) VALUES (?, ?) ON CONFLICT DO NOTHING`, a.ID.String(), r)
-			if sqliteCode(err) == foreignKeyViolation {
-				return fmt.Errorf("%w: %q", authz.ErrRoleNotFound, r)
-			}
-			if err != nil {
-				return err
-			}
-		}
-		return insertAudit(ctx, tx, ev)
-	})
+	return serviceaccount.CreateServiceAccount(ctx, s, a, roles, ev)
 }
 
 // ServiceAccountByName finds an account by name.
@@ -90,18 +71,14 @@ func (s *Store) ServiceAccounts(ctx context.Context) ([]serviceaccount.Account, 
 	})
 }
 
-// SetServiceAccountSecret replaces an account's secret hash.
+// SetServiceAccountSecret is serviceaccount.SetServiceAccountSecret on s.
 func (s *Store) SetServiceAccountSecret(ctx context.Context, id uuid.UUID, hash string, at time.Time, ev audit.Event) error {
-	_, err := s.updateRow(ctx, accountsTable, id, ev, nil, `UPDATE service_accounts SET secret_hash = ?2, updated_at = ?3 WHERE id = ?1`, id.String(), hash, ts(at))
-	return err
+	return serviceaccount.SetServiceAccountSecret(ctx, s, id, hash, at, ev)
 }
 
-// DisableServiceAccount disables an account and, when that changed its
-// state, voids its tokens issued until at, in one transaction.
+// DisableServiceAccount is serviceaccount.DisableServiceAccount on s.
 func (s *Store) DisableServiceAccount(ctx context.Context, id uuid.UUID, at time.Time, ev audit.Event) (bool, error) {
-	revoke := func(tx *sql.Tx) error { return revokeSubject(ctx, tx, id, at) }
-	return s.updateRow(ctx, accountsTable, id, ev, revoke,
-		`UPDATE service_accounts SET state = 'disabled', updated_at = ?2 WHERE id = ?1 AND state <> 'disabled'`, id.String(), ts(at))
+	return serviceaccount.DisableServiceAccount(ctx, s, id, at, ev)
 }
 
 // ServiceAccountGrants returns an account's roles and the union of their
@@ -110,31 +87,69 @@ func (s *Store) ServiceAccountGrants(ctx context.Context, id uuid.UUID) (authz.G
 	return s.grants(ctx, serviceAccountRoles, id)
 }
 
-const pepperSecret = "client_secret_pepper"
-
-// EnsureClientSecretPepper returns the stored pepper, storing a generated
-// one when there is none. The write transaction begins IMMEDIATE, so
-// callers in this and other processes look one at a time.
+// EnsureClientSecretPepper is serviceaccount.EnsureClientSecretPepper on
+// s, at the time of the call.
 func (s *Store) EnsureClientSecretPepper(ctx context.Context, generate func() ([]byte, error)) ([]byte, error) {
-	var value string
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, `SELECT value FROM server_secrets WHERE name = ?`, pepperSecret).Scan(&value)
-		if !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		p, err := generate()
-		if err != nil {
-			return err
-		}
-		now := time.Now().UTC()
-		value = base64.StdEncoding.EncodeToString(p)
-		if _, err := tx.ExecContext(ctx, `INSERT INTO server_secrets (name, value, created_at) VALUES (?, ?, ?)`, pepperSecret, value, ts(now)); err != nil {
-			return err
-		}
-		return insertAudit(ctx, tx, audit.Event{At: now, Actor: "system", Action: audit.ClientSecretPepperCreated})
-	})
-	if err != nil {
-		return nil, err
+	return serviceaccount.EnsureClientSecretPepper(ctx, s, generate, time.Now().UTC())
+}
+
+// accountTx is serviceaccount.AccountTx on a write transaction. The
+// transaction holds the database's write lock from its start, so reading
+// an account is locking it.
+type accountTx struct{ tx *sql.Tx }
+
+func (t accountTx) InsertAccount(ctx context.Context, a serviceaccount.Account) error {
+	_, err := t.tx.ExecContext(ctx, `
+		INSERT INTO service_accounts (id, name, secret_hash, state, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?)`,
+		a.ID.String(), a.Name, a.SecretHash, string(a.State), ts(a.CreatedAt), ts(a.UpdatedAt))
+	if sqliteCode(err) == uniqueViolation {
+		return fmt.Errorf("%w: %q", serviceaccount.ErrNameTaken, a.Name)
 	}
-	return base64.StdEncoding.DecodeString(value)
+	return err
+}
+
+func (t accountTx) AddRole(ctx context.Context, id uuid.UUID, role string) error {
+	_, err := t.tx.ExecContext(ctx, `INSERT INTO service_account_roles (service_account_id, role_name) VALUES (?, ?) ON CONFLICT DO NOTHING`, id.String(), role)
+	if sqliteCode(err) == foreignKeyViolation {
+		return fmt.Errorf("%w: %q", authz.ErrRoleNotFound, role)
+	}
+	return err
+}
+
+func (t accountTx) LockAccount(ctx context.Context, id uuid.UUID) (serviceaccount.Account, error) {
+	return scanServiceAccount(t.tx.QueryRowContext(ctx, `SELECT `+serviceAccountColumns+` FROM service_accounts WHERE id = ?`, id.String()))
+}
+
+func (t accountTx) SetState(ctx context.Context, id uuid.UUID, state serviceaccount.State, at time.Time) error {
+	_, err := t.tx.ExecContext(ctx, `UPDATE service_accounts SET state = ?2, updated_at = ?3 WHERE id = ?1`, id.String(), string(state), ts(at))
+	return err
+}
+
+func (t accountTx) SetSecretHash(ctx context.Context, id uuid.UUID, hash string, at time.Time) error {
+	res, err := t.tx.ExecContext(ctx, `UPDATE service_accounts SET secret_hash = ?2, updated_at = ?3 WHERE id = ?1`, id.String(), hash, ts(at))
+	return updated(res, err, serviceaccount.ErrNotFound)
+}
+
+func (t accountTx) RevokeSubject(ctx context.Context, id uuid.UUID, at time.Time) error {
+	return revokeSubject(ctx, t.tx, id, at)
+}
+
+func (t accountTx) Audit(ctx context.Context, ev audit.Event) error {
+	return insertAudit(ctx, t.tx, ev)
+}
+
+func (t accountTx) ServerSecret(ctx context.Context, name string) (string, bool, error) {
+	var value string
+	err := t.tx.QueryRowContext(ctx, `SELECT value FROM server_secrets WHERE name = ?`, name).Scan(&value)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	return value, err == nil, err
+}
+
+// InsertServerSecret never waits for a concurrent insert: the write
+// transaction began IMMEDIATE, so there is none.
+func (t accountTx) InsertServerSecret(ctx context.Context, name, value string, at time.Time) (bool, error) {
+	return affectedOne(t.tx.ExecContext(ctx, `INSERT INTO server_secrets (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, name, value, ts(at)))
 }

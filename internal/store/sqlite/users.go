@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -23,32 +22,22 @@ const (
 	updatePasswordHashSQL = `UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1`
 )
 
-type scanner interface{ Scan(dest ...any) error }
-
 func scanUser(row scanner) (identity.User, error) {
 	var u identity.User
-	var state string
-	err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &state, timeCol{&u.CreatedAt}, timeCol{&u.UpdatedAt}, nullTimeCol{&u.LastLoginAt})
-	if errors.Is(err, sql.ErrNoRows) {
-		return u, identity.ErrUserNotFound
-	}
-	u.State = identity.State(state)
+	err := scanOne(row, identity.ErrUserNotFound, &u.ID, &u.Username, &u.PasswordHash, &u.State,
+		timeCol{&u.CreatedAt}, timeCol{&u.UpdatedAt}, nullTimeCol{&u.LastLoginAt})
 	return u, err
 }
 
-// CreateUser inserts u and links it to roles, which must exist.
+// UserTx runs fn in one write transaction (BEGIN IMMEDIATE), committing if
+// it returns nil.
+func (s *Store) UserTx(ctx context.Context, fn func(identity.UserTx) error) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error { return fn(userTx{tx}) })
+}
+
+// CreateUser is identity.CreateUser on s.
 func (s *Store) CreateUser(ctx context.Context, u identity.User, roles []string, ev audit.Event) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := insertUser(ctx, tx, u); err != nil {
-			return err
-		}
-		for _, r := range roles {
-			if _, err := addUserRole(ctx, tx, u.ID, r); err != nil {
-				return err
-			}
-		}
-		return insertAudit(ctx, tx, ev)
-	})
+	return identity.CreateUser(ctx, s, u, roles, ev)
 }
 
 // insertUser inserts u, keyed by its normalised username.
@@ -99,46 +88,29 @@ func (s *Store) UserPage(ctx context.Context, q identity.UserQuery) ([]identity.
 	return collect(rows, func(rows *sql.Rows) (identity.User, error) { return scanUser(rows) })
 }
 
-// SetUserState changes a user's state, reporting whether it changed. A
-// user leaving the active state loses every token issued until at.
+// SetUserState is identity.SetUserState on s.
 func (s *Store) SetUserState(ctx context.Context, id uuid.UUID, state identity.State, at time.Time, ev audit.Event) (bool, error) {
-	var then func(*sql.Tx) error
-	if state != identity.StateActive {
-		then = func(tx *sql.Tx) error { return revokeSubject(ctx, tx, id, at) }
-	}
-	return s.updateRow(ctx, usersTable, id, ev, then, updateStateSQL, id.String(), string(state), ts(at))
+	return identity.SetUserState(ctx, s, id, state, at, ev)
 }
 
-// SetPasswordHash replaces a user's password hash.
+// SetPasswordHash is identity.SetPasswordHash on s.
 func (s *Store) SetPasswordHash(ctx context.Context, id uuid.UUID, hash string, at time.Time, ev audit.Event) error {
-	_, err := s.updateRow(ctx, usersTable, id, ev, nil, updatePasswordHashSQL, id.String(), hash, ts(at))
-	return err
+	return identity.SetPasswordHash(ctx, s, id, hash, at, ev)
 }
 
-// ChangePassword replaces a user's password hash and revokes their other
-// sessions.
-func (s *Store) ChangePassword(ctx context.Context, id uuid.UUID, hash string, at time.Time, keep uuid.UUID, ev audit.Event) (int, error) {
-	revoked := 0
-	_, err := s.updateRow(ctx, usersTable, id, ev, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `
-			UPDATE refresh_families SET revoked_at = ?2
-			WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2 AND id <> ?3`, id.String(), ts(at), keep.String())
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		revoked = int(n)
-		// The event is written after this, and shares its details map.
-		ev.Details["sessions_revoked"] = revoked
-		return err
-	}, updatePasswordHashSQL, id.String(), hash, ts(at))
-	return revoked, err
+// RecordLoginUpgradingHash is identity.RecordLoginUpgradingHash on s.
+func (s *Store) RecordLoginUpgradingHash(ctx context.Context, id uuid.UUID, at time.Time, from, to string, login, upgraded audit.Event) (bool, error) {
+	return identity.RecordLoginUpgradingHash(ctx, s, id, at, from, to, login, upgraded)
 }
 
 // RecordLogin stores the time of a successful login.
 func (s *Store) RecordLogin(ctx context.Context, id uuid.UUID, at time.Time, ev audit.Event) error {
-	_, err := s.updateRow(ctx, usersTable, id, ev, nil, `UPDATE users SET last_login_at = ?2 WHERE id = ?1`, id.String(), ts(at))
-	return err
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := (userTx{tx}).SetLastLogin(ctx, id, at); err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, ev)
+	})
 }
 
 // addUserRole links a user to a role, reporting whether the link is new.
@@ -162,36 +134,59 @@ func removeUserRole(ctx context.Context, tx *sql.Tx, user uuid.UUID, role string
 	return affectedOne(tx.ExecContext(ctx, `DELETE FROM user_roles WHERE user_id = ? AND role_name = ?`, user.String(), role))
 }
 
-// affectedOne reports whether a statement changed exactly one row.
-func affectedOne(res sql.Result, err error) (bool, error) {
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
-	return n == 1, err
+// userTx is identity.UserTx on a write transaction. The transaction
+// holds the database's write lock from its start, so reading a user is
+// locking it.
+type userTx struct{ tx *sql.Tx }
+
+func (t userTx) InsertUser(ctx context.Context, u identity.User) error {
+	return insertUser(ctx, t.tx, u)
 }
 
-// RecordLoginUpgradingHash records a login and, when the stored hash is
-// still from, replaces it with to, in one transaction.
-func (s *Store) RecordLoginUpgradingHash(ctx context.Context, id uuid.UUID, at time.Time, from, to string, login, upgraded audit.Event) (bool, error) {
-	replaced := false
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		found, err := affectedOne(tx.ExecContext(ctx, `UPDATE users SET last_login_at = ? WHERE id = ?`, ts(at), id.String()))
-		if err != nil {
-			return err
-		}
-		if !found {
-			return identity.ErrUserNotFound
-		}
-		if err := insertAudit(ctx, tx, login); err != nil {
-			return err
-		}
-		replaced, err = affectedOne(tx.ExecContext(ctx,
-			`UPDATE users SET password_hash = ?3, updated_at = ?4 WHERE id = ?1 AND password_hash = ?2`, id.String(), from, to, ts(at)))
-		if err != nil || !replaced {
-			return err
-		}
-		return insertAudit(ctx, tx, upgraded)
-	})
-	return replaced, err
+func (t userTx) AddUserRole(ctx context.Context, id uuid.UUID, role string) error {
+	_, err := addUserRole(ctx, t.tx, id, role)
+	return err
+}
+
+func (t userTx) LockUser(ctx context.Context, id uuid.UUID) (identity.User, error) {
+	return scanUser(t.tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id.String()))
+}
+
+func (t userTx) SetUserState(ctx context.Context, id uuid.UUID, state identity.State, at time.Time) error {
+	_, err := t.tx.ExecContext(ctx, updateStateSQL, id.String(), string(state), ts(at))
+	return err
+}
+
+func (t userTx) SetPasswordHash(ctx context.Context, id uuid.UUID, hash string, at time.Time) error {
+	res, err := t.tx.ExecContext(ctx, updatePasswordHashSQL, id.String(), hash, ts(at))
+	return updated(res, err, identity.ErrUserNotFound)
+}
+
+func (t userTx) ReplacePasswordHash(ctx context.Context, id uuid.UUID, from, to string, at time.Time) (bool, error) {
+	return affectedOne(t.tx.ExecContext(ctx,
+		`UPDATE users SET password_hash = ?3, updated_at = ?4 WHERE id = ?1 AND password_hash = ?2`, id.String(), from, to, ts(at)))
+}
+
+func (t userTx) SetLastLogin(ctx context.Context, id uuid.UUID, at time.Time) error {
+	res, err := t.tx.ExecContext(ctx, `UPDATE users SET last_login_at = ? WHERE id = ?`, ts(at), id.String())
+	return updated(res, err, identity.ErrUserNotFound)
+}
+
+func (t userTx) RevokeSubject(ctx context.Context, id uuid.UUID, at time.Time) error {
+	return revokeSubject(ctx, t.tx, id, at)
+}
+
+func (t userTx) RevokeSessions(ctx context.Context, id uuid.UUID, at time.Time, keep uuid.UUID) (int, error) {
+	res, err := t.tx.ExecContext(ctx, `
+		UPDATE refresh_families SET revoked_at = ?2
+		WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2 AND id <> ?3`, id.String(), ts(at), keep.String())
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+func (t userTx) Audit(ctx context.Context, ev audit.Event) error {
+	return insertAudit(ctx, t.tx, ev)
 }
