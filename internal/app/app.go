@@ -229,7 +229,7 @@ func (a *App) Throttle(policy throttle.Policy) *throttle.Throttle {
 // secrets with pepper, or when it is empty with the pepper kept in the
 // database (generated on first use).
 func (a *App) ServiceAccounts(ctx context.Context, pepper string) (*serviceaccount.Service, error) {
-	p, err := serviceaccount.Pepper(ctx, a.Store, pepper)
+	p, err := serviceaccount.Pepper(ctx, a.Store, pepper, a.Now)
 	if err != nil {
 		return nil, err
 	}

@@ -12,15 +12,16 @@ import (
 const pepperSecret = "client_secret_pepper"
 
 // Pepper is the configured pepper when there is one (at least 32
-// characters), else the one kept in the database, generated on first use.
-func Pepper(ctx context.Context, store Store, configured string) ([]byte, error) {
+// characters), else the one kept in the database, generated on first use
+// at now.
+func Pepper(ctx context.Context, store Store, configured string, now func() time.Time) ([]byte, error) {
 	if configured != "" {
 		if len(configured) < 32 {
 			return nil, ErrInvalidPepper
 		}
 		return []byte(configured), nil
 	}
-	return EnsureClientSecretPepper(ctx, store, NewPepper, time.Now().UTC())
+	return EnsureClientSecretPepper(ctx, store, NewPepper, now().UTC())
 }
 
 // EnsureClientSecretPepper returns the pepper store keeps, storing the one

@@ -94,7 +94,7 @@ func newEnv(t *testing.T, s store) *env {
 	issuer := tokens.NewIssuer(keys, "https://iam.test", accessTTL, clk.Now)
 	verifier := tokens.NewVerifier(keys, "https://iam.test", clk.Now)
 	sessions := tokens.NewSessions(s, tokens.SessionPolicy{TTL: 24 * time.Hour, IdleTimeout: time.Hour}, clk.Now)
-	pepper, err := serviceaccount.Pepper(t.Context(), s, "")
+	pepper, err := serviceaccount.Pepper(t.Context(), s, "", time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
