@@ -17,6 +17,12 @@ import (
 // writes it in its own SQL. Its methods do what they are asked and no
 // more: they decide nothing and audit nothing, so that what a seed does
 // is decided once, here.
+//
+// A flow appends its audit events last, after every other statement:
+// appending takes the chain's lock (PostgreSQL) until commit, and a
+// transaction that held it while it went on to lock rows or the bundle
+// counter would deadlock with a writer holding those and waiting for the
+// chain.
 type SeedTx interface {
 	// Permission returns a permission by code, or ErrPermissionNotFound.
 	Permission(ctx context.Context, code string) (Permission, error)
@@ -89,9 +95,22 @@ type seeding struct {
 	actor  string
 	at     time.Time
 	report SeedReport
+	events []audit.Event // appended last: see SeedTx
 }
 
 func (sd *seeding) apply(ctx context.Context, seed Seed) error {
+	if err := sd.change(ctx, seed); err != nil {
+		return err
+	}
+	for _, ev := range sd.events {
+		if err := sd.tx.Audit(ctx, ev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (sd *seeding) change(ctx context.Context, seed Seed) error {
 	for _, p := range seed.Permissions {
 		if err := sd.permission(ctx, p); err != nil {
 			return err
@@ -110,9 +129,10 @@ func (sd *seeding) apply(ctx context.Context, seed Seed) error {
 	return nil
 }
 
-func (sd *seeding) record(ctx context.Context, action, target, line string, details map[string]any) error {
+// record notes a change for the report and its audit event for the end.
+func (sd *seeding) record(action, target, line string, details map[string]any) {
 	sd.report.Changes = append(sd.report.Changes, line)
-	return sd.tx.Audit(ctx, audit.Event{At: sd.at, Actor: sd.actor, Action: action, Target: target, Details: details})
+	sd.events = append(sd.events, audit.Event{At: sd.at, Actor: sd.actor, Action: action, Target: target, Details: details})
 }
 
 func (sd *seeding) permission(ctx context.Context, p SeedPermission) error {
@@ -122,14 +142,14 @@ func (sd *seeding) permission(ctx context.Context, p SeedPermission) error {
 		if err := sd.tx.CreatePermission(ctx, Permission{Code: p.Code, Description: p.Description}, sd.at); err != nil {
 			return err
 		}
-		return sd.record(ctx, audit.PermissionCreated, "permission:"+p.Code, "created permission "+p.Code, map[string]any{"description": p.Description})
+		sd.record(audit.PermissionCreated, "permission:"+p.Code, "created permission "+p.Code, map[string]any{"description": p.Description})
 	case err != nil:
 		return err
 	case current.Description != p.Description:
 		if err := sd.tx.SetPermissionDescription(ctx, p.Code, p.Description); err != nil {
 			return err
 		}
-		return sd.record(ctx, audit.PermissionUpdated, "permission:"+p.Code, "updated permission "+p.Code, map[string]any{"description": p.Description})
+		sd.record(audit.PermissionUpdated, "permission:"+p.Code, "updated permission "+p.Code, map[string]any{"description": p.Description})
 	}
 	return nil
 }
@@ -143,9 +163,7 @@ func (sd *seeding) role(ctx context.Context, r SeedRole) error {
 		if err := sd.tx.CreateRole(ctx, name, r.Description, sd.at); err != nil {
 			return err
 		}
-		if err := sd.record(ctx, audit.RoleCreated, "role:"+name, "created role "+name, map[string]any{"description": r.Description}); err != nil {
-			return err
-		}
+		sd.record(audit.RoleCreated, "role:"+name, "created role "+name, map[string]any{"description": r.Description})
 	case err != nil:
 		return err
 	case current.Builtin:
@@ -154,9 +172,7 @@ func (sd *seeding) role(ctx context.Context, r SeedRole) error {
 		if err := sd.tx.SetRoleDescription(ctx, name, r.Description); err != nil {
 			return err
 		}
-		if err := sd.record(ctx, audit.RoleUpdated, "role:"+name, "updated role "+name, map[string]any{"description": r.Description}); err != nil {
-			return err
-		}
+		sd.record(audit.RoleUpdated, "role:"+name, "updated role "+name, map[string]any{"description": r.Description})
 	}
 	return sd.rolePermissions(ctx, name, current.Permissions, r.Permissions)
 }
@@ -172,9 +188,7 @@ func (sd *seeding) rolePermissions(ctx context.Context, name string, current, wa
 		} else if !added {
 			continue // listed twice in the seed
 		}
-		if err := sd.record(ctx, audit.RolePermissionAdd, "role:"+name, fmt.Sprintf("granted %s to role %s", p, name), map[string]any{"role": name, "permission": p}); err != nil {
-			return err
-		}
+		sd.record(audit.RolePermissionAdd, "role:"+name, fmt.Sprintf("granted %s to role %s", p, name), map[string]any{"role": name, "permission": p})
 	}
 	for _, p := range current {
 		if slices.Contains(wanted, p) {
@@ -183,9 +197,7 @@ func (sd *seeding) rolePermissions(ctx context.Context, name string, current, wa
 		if err := sd.tx.Revoke(ctx, name, p); err != nil {
 			return err
 		}
-		if err := sd.record(ctx, audit.RolePermissionDrop, "role:"+name, fmt.Sprintf("revoked %s from role %s", p, name), map[string]any{"role": name, "permission": p}); err != nil {
-			return err
-		}
+		sd.record(audit.RolePermissionDrop, "role:"+name, fmt.Sprintf("revoked %s from role %s", p, name), map[string]any{"role": name, "permission": p})
 	}
 	return nil
 }
@@ -230,7 +242,8 @@ func (sd *seeding) createUser(ctx context.Context, su SeedUser, display string) 
 		line += " (" + string(u.State) + ")"
 	}
 	details := map[string]any{"username": display, "state": string(u.State), "password_set": su.PasswordHash != ""}
-	return u, sd.record(ctx, audit.UserCreated, identity.Target(u.ID), line, details)
+	sd.record(audit.UserCreated, identity.Target(u.ID), line, details)
+	return u, nil
 }
 
 // userState moves an existing user to the declared state; leaving active
@@ -248,8 +261,9 @@ func (sd *seeding) userState(ctx context.Context, u identity.User, wanted identi
 	} else if err := sd.tx.RevokeSubject(ctx, u.ID, sd.at); err != nil {
 		return err
 	}
-	return sd.record(ctx, action, identity.Target(u.ID), line,
+	sd.record(action, identity.Target(u.ID), line,
 		map[string]any{"username": u.Username, "previous_state": string(u.State), "state": string(wanted)})
+	return nil
 }
 
 // userPassword stores an imported hash unless the user already has an
@@ -261,8 +275,9 @@ func (sd *seeding) userPassword(ctx context.Context, u identity.User, wanted str
 	if err := sd.tx.SetPasswordHash(ctx, u.ID, wanted, sd.at); err != nil {
 		return err
 	}
-	return sd.record(ctx, audit.UserPasswordSet, identity.Target(u.ID), "set password hash of user "+u.Username,
+	sd.record(audit.UserPasswordSet, identity.Target(u.ID), "set password hash of user "+u.Username,
 		map[string]any{"username": u.Username, "source": "seed"})
+	return nil
 }
 
 // userRoles gives the user exactly the named roles; losing one revokes the
@@ -291,9 +306,7 @@ func (sd *seeding) userRoles(ctx context.Context, u identity.User, roles []strin
 		} else if !added {
 			continue // listed twice in the seed
 		}
-		if err := sd.record(ctx, audit.UserRoleAdded, identity.Target(u.ID), fmt.Sprintf("gave role %s to user %s", r, u.Username), map[string]any{"role": r}); err != nil {
-			return err
-		}
+		sd.record(audit.UserRoleAdded, identity.Target(u.ID), fmt.Sprintf("gave role %s to user %s", r, u.Username), map[string]any{"role": r})
 	}
 	for _, r := range current {
 		if slices.Contains(wanted, r) {
@@ -305,9 +318,7 @@ func (sd *seeding) userRoles(ctx context.Context, u identity.User, roles []strin
 		if err := sd.tx.RevokeSubject(ctx, u.ID, sd.at); err != nil {
 			return err
 		}
-		if err := sd.record(ctx, audit.UserRoleRemoved, identity.Target(u.ID), fmt.Sprintf("took role %s from user %s", r, u.Username), map[string]any{"role": r}); err != nil {
-			return err
-		}
+		sd.record(audit.UserRoleRemoved, identity.Target(u.ID), fmt.Sprintf("took role %s from user %s", r, u.Username), map[string]any{"role": r})
 	}
 	return nil
 }
