@@ -13,60 +13,13 @@ import (
 	"github.com/gaia-platform/iam/internal/identity"
 )
 
-// SeedTx is the write transaction a seed is applied in, as each store
-// writes it in its own SQL. Its methods do what they are asked and no
-// more: they decide nothing and audit nothing, so that what a seed does
-// is decided once, here.
-//
-// A flow appends its audit events last, after every other statement:
-// appending takes the chain's lock (PostgreSQL) until commit, and a
-// transaction that held it while it went on to lock rows or the bundle
-// counter would deadlock with a writer holding those and waiting for the
-// chain.
-type SeedTx interface {
-	// Permission returns a permission by code, or ErrPermissionNotFound.
-	Permission(ctx context.Context, code string) (Permission, error)
-	CreatePermission(ctx context.Context, p Permission, at time.Time) error
-	SetPermissionDescription(ctx context.Context, code, description string) error
-	// DeletePermission deletes a permission, taking it from every role,
-	// and returns the roles that had it, sorted.
-	DeletePermission(ctx context.Context, code string) ([]string, error)
-
-	// Role returns a role and its permissions by name, case-insensitively,
-	// or ErrRoleNotFound.
-	Role(ctx context.Context, name string) (Role, error)
-	CreateRole(ctx context.Context, name, description string, at time.Time) error
-	SetRoleDescription(ctx context.Context, name, description string) error
-	// DeleteRole deletes a role, taking it from every user and service
-	// account, and returns the ids of those that held it.
-	DeleteRole(ctx context.Context, name string) ([]uuid.UUID, error)
-	// Grant gives a permission to a role, reporting whether it is new. A
-	// missing permission is ErrPermissionNotFound naming it.
-	Grant(ctx context.Context, role, permission string) (bool, error)
-	Revoke(ctx context.Context, role, permission string) error
-
-	// User returns a user by username key, or identity.ErrUserNotFound.
-	User(ctx context.Context, key string) (identity.User, error)
-	CreateUser(ctx context.Context, u identity.User) error
-	SetUserState(ctx context.Context, id uuid.UUID, state identity.State, at time.Time) error
-	SetPasswordHash(ctx context.Context, id uuid.UUID, hash string, at time.Time) error
-	UserRoles(ctx context.Context, id uuid.UUID) ([]string, error)
-	// AddUserRole gives a user a role, reporting whether it is new.
-	AddUserRole(ctx context.Context, id uuid.UUID, role string) (bool, error)
-	RemoveUserRole(ctx context.Context, id uuid.UUID, role string) error
-	// RevokeSubject voids the user's tokens issued at or before at.
-	RevokeSubject(ctx context.Context, id uuid.UUID, at time.Time) error
-
-	Audit(ctx context.Context, ev audit.Event) error
-}
-
 // ApplySeed makes the seed's permissions, roles and users exist as
-// declared, in one of store's seed transactions, with an audit event by
+// declared, in one of store's RBAC transactions, with an audit event by
 // actor at at and a report line per change. A dry run does all of it, then
 // rolls back. It trusts the seed: Service.ApplySeed validates it first.
 func ApplySeed(ctx context.Context, store Store, seed Seed, actor string, at time.Time, dryRun bool) (SeedReport, error) {
 	var report SeedReport
-	err := store.SeedTx(ctx, func(tx SeedTx) error {
+	err := store.RBACTx(ctx, func(tx Tx) error {
 		sd := &seeding{tx: tx, actor: actor, at: at}
 		if err := sd.apply(ctx, seed); err != nil {
 			return err
@@ -91,11 +44,11 @@ var errDryRun = errors.New("dry run: roll back")
 
 // seeding applies one seed inside one transaction and remembers what it did.
 type seeding struct {
-	tx     SeedTx
+	tx     Tx
 	actor  string
 	at     time.Time
 	report SeedReport
-	events []audit.Event // appended last: see SeedTx
+	events []audit.Event // appended last: see Tx
 }
 
 func (sd *seeding) apply(ctx context.Context, seed Seed) error {
@@ -194,7 +147,7 @@ func (sd *seeding) rolePermissions(ctx context.Context, name string, current, wa
 		if slices.Contains(wanted, p) {
 			continue
 		}
-		if err := sd.tx.Revoke(ctx, name, p); err != nil {
+		if _, err := sd.tx.Revoke(ctx, name, p); err != nil {
 			return err
 		}
 		sd.record(audit.RolePermissionDrop, "role:"+name, fmt.Sprintf("revoked %s from role %s", p, name), map[string]any{"role": name, "permission": p})
@@ -312,7 +265,7 @@ func (sd *seeding) userRoles(ctx context.Context, u identity.User, roles []strin
 		if slices.Contains(wanted, r) {
 			continue
 		}
-		if err := sd.tx.RemoveUserRole(ctx, u.ID, r); err != nil {
+		if _, err := sd.tx.RemoveUserRole(ctx, u.ID, r); err != nil {
 			return err
 		}
 		if err := sd.tx.RevokeSubject(ctx, u.ID, sd.at); err != nil {

@@ -62,38 +62,24 @@ func findRole(ctx context.Context, q rowQuerier, name string) (authz.Role, error
 	return r, err
 }
 
-// GrantPermission adds a permission to a role.
+// GrantPermission is authz.GrantPermission in this store.
 func (s *Store) GrantPermission(ctx context.Context, role, permission string, ev audit.Event) (bool, error) {
-	return s.change(ctx, ev, func(tx pgx.Tx) (bool, error) { return grant(ctx, tx, role, permission) })
+	return authz.GrantPermission(ctx, s, role, permission, ev)
 }
 
-// RevokePermission removes a permission from a role.
+// RevokePermission is authz.RevokePermission in this store.
 func (s *Store) RevokePermission(ctx context.Context, role, permission string, ev audit.Event) (bool, error) {
-	return s.change(ctx, ev, func(tx pgx.Tx) (bool, error) {
-		if removed, err := revoke(ctx, tx, role, permission); err != nil || removed {
-			return removed, err
-		}
-		if err := mustExist(ctx, tx, `SELECT EXISTS (SELECT 1 FROM permissions WHERE code = $1)`, permission, authz.ErrPermissionNotFound); err != nil {
-			return false, err
-		}
-		return false, mustExist(ctx, tx, `SELECT EXISTS (SELECT 1 FROM roles WHERE name = $1)`, role, authz.ErrRoleNotFound)
-	})
+	return authz.RevokePermission(ctx, s, role, permission, ev)
 }
 
-// AddUserRole links a user to a role.
+// AddUserRole is authz.AddUserRole in this store.
 func (s *Store) AddUserRole(ctx context.Context, user uuid.UUID, role string, ev audit.Event) (bool, error) {
-	return s.change(ctx, ev, func(tx pgx.Tx) (bool, error) { return addUserRole(ctx, tx, user, role) })
+	return authz.AddUserRole(ctx, s, user, role, ev)
 }
 
-// RemoveUserRole unlinks a user from a role and revokes the user's tokens
-// issued until now: they still claim the role.
+// RemoveUserRole is authz.RemoveUserRole in this store.
 func (s *Store) RemoveUserRole(ctx context.Context, user uuid.UUID, role string, ev audit.Event) (bool, error) {
-	return s.change(ctx, ev, func(tx pgx.Tx) (bool, error) {
-		if removed, err := removeUserRole(ctx, tx, user, role); err != nil || !removed {
-			return false, err
-		}
-		return true, revokeSubject(ctx, tx, user, ev.At)
-	})
+	return authz.RemoveUserRole(ctx, s, user, role, ev)
 }
 
 // UserGrants returns a user's roles and the union of their permissions.
@@ -133,34 +119,4 @@ func (s *Store) change(ctx context.Context, ev audit.Event, fn func(pgx.Tx) (boo
 		return insertAudit(ctx, tx, ev)
 	})
 	return changed, err
-}
-
-func grant(ctx context.Context, tx pgx.Tx, role, permission string) (bool, error) {
-	tag, err := tx.Exec(ctx, `INSERT INTO role_permissions (role_name, permission_code) VALUES ($1, $2) ON CONFLICT DO NOTHING`, role, permission)
-	switch code, constraint := pgCode(err); {
-	case code == foreignKeyViolation && constraint == "role_permissions_permission_code_fkey":
-		return false, fmt.Errorf("%w: %q", authz.ErrPermissionNotFound, permission)
-	case code == foreignKeyViolation:
-		return false, fmt.Errorf("%w: %q", authz.ErrRoleNotFound, role)
-	case err != nil:
-		return false, err
-	}
-	return tag.RowsAffected() == 1, nil
-}
-
-// revoke takes a permission from a role, reporting whether it had it.
-func revoke(ctx context.Context, tx pgx.Tx, role, permission string) (bool, error) {
-	tag, err := tx.Exec(ctx, `DELETE FROM role_permissions WHERE role_name = $1 AND permission_code = $2`, role, permission)
-	return err == nil && tag.RowsAffected() == 1, err
-}
-
-func mustExist(ctx context.Context, tx pgx.Tx, query, arg string, notFound error) error {
-	var ok bool
-	if err := tx.QueryRow(ctx, query, arg).Scan(&ok); err != nil {
-		return err
-	}
-	if !ok {
-		return fmt.Errorf("%w: %q", notFound, arg)
-	}
-	return nil
 }

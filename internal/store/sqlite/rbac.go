@@ -81,40 +81,24 @@ func findRole(ctx context.Context, q querier, name string) (authz.Role, error) {
 	return roles[0], nil
 }
 
-// GrantPermission adds a permission to a role.
+// GrantPermission is authz.GrantPermission in this store.
 func (s *Store) GrantPermission(ctx context.Context, role, permission string, ev audit.Event) (bool, error) {
-	return s.change(ctx, ev, func(tx *sql.Tx) (bool, error) { return grant(ctx, tx, role, permission) })
+	return authz.GrantPermission(ctx, s, role, permission, ev)
 }
 
-// RevokePermission removes a permission from a role.
+// RevokePermission is authz.RevokePermission in this store.
 func (s *Store) RevokePermission(ctx context.Context, role, permission string, ev audit.Event) (bool, error) {
-	return s.change(ctx, ev, func(tx *sql.Tx) (bool, error) {
-		removed, err := revoke(ctx, tx, role, permission)
-		if err != nil || removed {
-			return removed, err
-		}
-		if err := mustExist(ctx, tx, `SELECT EXISTS (SELECT 1 FROM permissions WHERE code = ?)`, permission, authz.ErrPermissionNotFound); err != nil {
-			return false, err
-		}
-		return false, mustExist(ctx, tx, `SELECT EXISTS (SELECT 1 FROM roles WHERE name = ?)`, role, authz.ErrRoleNotFound)
-	})
+	return authz.RevokePermission(ctx, s, role, permission, ev)
 }
 
-// AddUserRole links a user to a role.
+// AddUserRole is authz.AddUserRole in this store.
 func (s *Store) AddUserRole(ctx context.Context, user uuid.UUID, role string, ev audit.Event) (bool, error) {
-	return s.change(ctx, ev, func(tx *sql.Tx) (bool, error) { return addUserRole(ctx, tx, user, role) })
+	return authz.AddUserRole(ctx, s, user, role, ev)
 }
 
-// RemoveUserRole unlinks a user from a role and revokes the user's tokens
-// issued until now: they still claim the role.
+// RemoveUserRole is authz.RemoveUserRole in this store.
 func (s *Store) RemoveUserRole(ctx context.Context, user uuid.UUID, role string, ev audit.Event) (bool, error) {
-	return s.change(ctx, ev, func(tx *sql.Tx) (bool, error) {
-		removed, err := removeUserRole(ctx, tx, user, role)
-		if err != nil || !removed {
-			return false, err
-		}
-		return true, revokeSubject(ctx, tx, user, ev.At)
-	})
+	return authz.RemoveUserRole(ctx, s, user, role, ev)
 }
 
 // UserGrants returns a user's roles and the union of their permissions,
@@ -164,28 +148,6 @@ func (s *Store) change(ctx context.Context, ev audit.Event, fn func(*sql.Tx) (bo
 		return insertAudit(ctx, tx, ev)
 	})
 	return changed, err
-}
-
-// grant adds a permission to a role, reporting whether it is new. As in
-// addUserRole, a foreign-key error is followed by the lookups that say
-// what is missing.
-func grant(ctx context.Context, tx *sql.Tx, role, permission string) (bool, error) {
-	res, err := tx.ExecContext(ctx, `INSERT INTO role_permissions (role_name, permission_code) VALUES (?, ?) ON CONFLICT DO NOTHING`, role, permission)
-	if sqliteCode(err) == foreignKeyViolation {
-		if err := mustExist(ctx, tx, `SELECT EXISTS (SELECT 1 FROM permissions WHERE code = ?)`, permission, authz.ErrPermissionNotFound); err != nil {
-			return false, err
-		}
-		if err := mustExist(ctx, tx, `SELECT EXISTS (SELECT 1 FROM roles WHERE name = ?)`, role, authz.ErrRoleNotFound); err != nil {
-			return false, err
-		}
-		return false, err
-	}
-	return affectedOne(res, err)
-}
-
-// revoke takes a permission from a role, reporting whether it had it.
-func revoke(ctx context.Context, tx *sql.Tx, role, permission string) (bool, error) {
-	return affectedOne(tx.ExecContext(ctx, `DELETE FROM role_permissions WHERE role_name = ? AND permission_code = ?`, role, permission))
 }
 
 func exists(ctx context.Context, tx *sql.Tx, query string, arg any) (bool, error) {
