@@ -43,6 +43,23 @@ func ChainHash(prev string, e Stored) (string, error) {
 	return hex.EncodeToString(sum[:]), nil
 }
 
+// NextLink is ev as a store appends it after the chain's head, whose
+// hash is prev ("" for the first event): numbered id, its time as the
+// stores keep it, hashed with prev. details is ev's Details as canonical
+// JSON, the text the store writes and the hash covers.
+func NextLink(prev string, id int64, ev Event) (link Link, details []byte, err error) {
+	e := Stored{ID: id, Event: ev}
+	e.At = Truncate(ev.At)
+	hash, err := ChainHash(prev, e)
+	if err != nil {
+		return Link{}, nil, err
+	}
+	if details, err = CanonicalJSON(ev.Details); err != nil {
+		return Link{}, nil, err
+	}
+	return Link{Stored: e, PrevHash: prev, Hash: hash}, details, nil
+}
+
 // CanonicalJSON encodes details as a store returns them: objects with
 // keys sorted, no insignificant space, numbers as written, nil as {}. It
 // decodes its own encoding first, so Go values and the same values read

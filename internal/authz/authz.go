@@ -57,7 +57,10 @@ var (
 
 // Store keeps the RBAC tables. Every change records its audit event in the
 // same transaction; a call that changes nothing records nothing and
-// reports false.
+// reports false. Changes are this package's flows over RBACTx; a store
+// implements GrantPermission, RevokePermission, AddUserRole and
+// RemoveUserRole, the store contract's way in, by calling this package's
+// functions of the same names.
 type Store interface {
 	Permissions(ctx context.Context) ([]Permission, error)
 	Roles(ctx context.Context) ([]Role, error)
@@ -68,9 +71,9 @@ type Store interface {
 	AddUserRole(ctx context.Context, user uuid.UUID, role string, ev audit.Event) (bool, error)
 	RemoveUserRole(ctx context.Context, user uuid.UUID, role string, ev audit.Event) (bool, error)
 	UserGrants(ctx context.Context, user uuid.UUID) (Grants, error)
-	// SeedTx runs fn in one write transaction, committing if it returns
+	// RBACTx runs fn in one write transaction, committing if it returns
 	// nil, else rolling back and returning fn's error.
-	SeedTx(ctx context.Context, fn func(SeedTx) error) error
+	RBACTx(ctx context.Context, fn func(Tx) error) error
 }
 
 var permissionCode = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$`)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/gaia-platform/iam/internal/audit"
@@ -20,7 +21,7 @@ func (s *Service) CreateRole(ctx context.Context, actor, name, description strin
 		return Role{}, err
 	}
 	at := s.now().UTC()
-	err := s.store.SeedTx(ctx, func(tx SeedTx) error {
+	err := s.store.RBACTx(ctx, func(tx Tx) error {
 		existing, err := tx.Role(ctx, name)
 		switch {
 		case err == nil:
@@ -43,7 +44,7 @@ func (s *Service) CreateRole(ctx context.Context, actor, name, description strin
 // anything changed.
 func (s *Service) SetRoleDescription(ctx context.Context, actor, name, description string) (bool, error) {
 	changed := false
-	err := s.store.SeedTx(ctx, func(tx SeedTx) error {
+	err := s.store.RBACTx(ctx, func(tx Tx) error {
 		role, err := mutable(tx.Role(ctx, name))
 		if err != nil || role.Description == description {
 			return err
@@ -61,13 +62,16 @@ func (s *Service) SetRoleDescription(ctx context.Context, actor, name, descripti
 // their tokens, which still claim it, are revoked.
 func (s *Service) DeleteRole(ctx context.Context, actor, name string) error {
 	at := s.now().UTC()
-	return s.store.SeedTx(ctx, func(tx SeedTx) error {
+	return s.store.RBACTx(ctx, func(tx Tx) error {
 		role, err := mutable(tx.Role(ctx, name))
 		if err != nil {
 			return err
 		}
-		holders, err := tx.DeleteRole(ctx, role.Name)
+		holders, err := tx.RoleHolders(ctx, role.Name)
 		if err != nil {
+			return err
+		}
+		if err := tx.DeleteRole(ctx, role.Name); err != nil {
 			return err
 		}
 		for _, id := range holders {
@@ -86,7 +90,7 @@ func (s *Service) CreatePermission(ctx context.Context, actor, code, description
 		return Permission{}, err
 	}
 	p := Permission{Code: code, Description: description}
-	err := s.store.SeedTx(ctx, func(tx SeedTx) error {
+	err := s.store.RBACTx(ctx, func(tx Tx) error {
 		_, err := tx.Permission(ctx, code)
 		switch {
 		case err == nil:
@@ -111,14 +115,18 @@ func (s *Service) DeletePermission(ctx context.Context, actor, code string) erro
 	if strings.HasPrefix(code, builtinPermissionPrefix) {
 		return fmt.Errorf("%w: %q", ErrBuiltinPermission, code)
 	}
-	return s.store.SeedTx(ctx, func(tx SeedTx) error {
+	return s.store.RBACTx(ctx, func(tx Tx) error {
 		if _, err := tx.Permission(ctx, code); err != nil {
 			return err
 		}
-		roles, err := tx.DeletePermission(ctx, code)
+		roles, err := tx.RevokeFromAllRoles(ctx, code)
 		if err != nil {
 			return err
 		}
+		if err := tx.DeletePermission(ctx, code); err != nil {
+			return err
+		}
+		slices.Sort(roles)
 		return tx.Audit(ctx, s.event(actor, audit.PermissionDeleted, "permission:"+code, map[string]any{"roles": append([]string{}, roles...)}))
 	})
 }

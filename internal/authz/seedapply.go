@@ -13,54 +13,13 @@ import (
 	"github.com/gaia-platform/iam/internal/identity"
 )
 
-// SeedTx is the write transaction a seed is applied in, as each store
-// writes it in its own SQL. Its methods do what they are asked and no
-// more: they decide nothing and audit nothing, so that what a seed does
-// is decided once, here.
-type SeedTx interface {
-	// Permission returns a permission by code, or ErrPermissionNotFound.
-	Permission(ctx context.Context, code string) (Permission, error)
-	CreatePermission(ctx context.Context, p Permission, at time.Time) error
-	SetPermissionDescription(ctx context.Context, code, description string) error
-	// DeletePermission deletes a permission, taking it from every role,
-	// and returns the roles that had it, sorted.
-	DeletePermission(ctx context.Context, code string) ([]string, error)
-
-	// Role returns a role and its permissions by name, case-insensitively,
-	// or ErrRoleNotFound.
-	Role(ctx context.Context, name string) (Role, error)
-	CreateRole(ctx context.Context, name, description string, at time.Time) error
-	SetRoleDescription(ctx context.Context, name, description string) error
-	// DeleteRole deletes a role, taking it from every user and service
-	// account, and returns the ids of those that held it.
-	DeleteRole(ctx context.Context, name string) ([]uuid.UUID, error)
-	// Grant gives a permission to a role, reporting whether it is new. A
-	// missing permission is ErrPermissionNotFound naming it.
-	Grant(ctx context.Context, role, permission string) (bool, error)
-	Revoke(ctx context.Context, role, permission string) error
-
-	// User returns a user by username key, or identity.ErrUserNotFound.
-	User(ctx context.Context, key string) (identity.User, error)
-	CreateUser(ctx context.Context, u identity.User) error
-	SetUserState(ctx context.Context, id uuid.UUID, state identity.State, at time.Time) error
-	SetPasswordHash(ctx context.Context, id uuid.UUID, hash string, at time.Time) error
-	UserRoles(ctx context.Context, id uuid.UUID) ([]string, error)
-	// AddUserRole gives a user a role, reporting whether it is new.
-	AddUserRole(ctx context.Context, id uuid.UUID, role string) (bool, error)
-	RemoveUserRole(ctx context.Context, id uuid.UUID, role string) error
-	// RevokeSubject voids the user's tokens issued at or before at.
-	RevokeSubject(ctx context.Context, id uuid.UUID, at time.Time) error
-
-	Audit(ctx context.Context, ev audit.Event) error
-}
-
 // ApplySeed makes the seed's permissions, roles and users exist as
-// declared, in one of store's seed transactions, with an audit event by
+// declared, in one of store's RBAC transactions, with an audit event by
 // actor at at and a report line per change. A dry run does all of it, then
 // rolls back. It trusts the seed: Service.ApplySeed validates it first.
 func ApplySeed(ctx context.Context, store Store, seed Seed, actor string, at time.Time, dryRun bool) (SeedReport, error) {
 	var report SeedReport
-	err := store.SeedTx(ctx, func(tx SeedTx) error {
+	err := store.RBACTx(ctx, func(tx Tx) error {
 		sd := &seeding{tx: tx, actor: actor, at: at}
 		if err := sd.apply(ctx, seed); err != nil {
 			return err
@@ -85,13 +44,26 @@ var errDryRun = errors.New("dry run: roll back")
 
 // seeding applies one seed inside one transaction and remembers what it did.
 type seeding struct {
-	tx     SeedTx
+	tx     Tx
 	actor  string
 	at     time.Time
 	report SeedReport
+	events []audit.Event // appended last: see Tx
 }
 
 func (sd *seeding) apply(ctx context.Context, seed Seed) error {
+	if err := sd.change(ctx, seed); err != nil {
+		return err
+	}
+	for _, ev := range sd.events {
+		if err := sd.tx.Audit(ctx, ev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (sd *seeding) change(ctx context.Context, seed Seed) error {
 	for _, p := range seed.Permissions {
 		if err := sd.permission(ctx, p); err != nil {
 			return err
@@ -110,9 +82,10 @@ func (sd *seeding) apply(ctx context.Context, seed Seed) error {
 	return nil
 }
 
-func (sd *seeding) record(ctx context.Context, action, target, line string, details map[string]any) error {
+// record notes a change for the report and its audit event for the end.
+func (sd *seeding) record(action, target, line string, details map[string]any) {
 	sd.report.Changes = append(sd.report.Changes, line)
-	return sd.tx.Audit(ctx, audit.Event{At: sd.at, Actor: sd.actor, Action: action, Target: target, Details: details})
+	sd.events = append(sd.events, audit.Event{At: sd.at, Actor: sd.actor, Action: action, Target: target, Details: details})
 }
 
 func (sd *seeding) permission(ctx context.Context, p SeedPermission) error {
@@ -122,14 +95,14 @@ func (sd *seeding) permission(ctx context.Context, p SeedPermission) error {
 		if err := sd.tx.CreatePermission(ctx, Permission{Code: p.Code, Description: p.Description}, sd.at); err != nil {
 			return err
 		}
-		return sd.record(ctx, audit.PermissionCreated, "permission:"+p.Code, "created permission "+p.Code, map[string]any{"description": p.Description})
+		sd.record(audit.PermissionCreated, "permission:"+p.Code, "created permission "+p.Code, map[string]any{"description": p.Description})
 	case err != nil:
 		return err
 	case current.Description != p.Description:
 		if err := sd.tx.SetPermissionDescription(ctx, p.Code, p.Description); err != nil {
 			return err
 		}
-		return sd.record(ctx, audit.PermissionUpdated, "permission:"+p.Code, "updated permission "+p.Code, map[string]any{"description": p.Description})
+		sd.record(audit.PermissionUpdated, "permission:"+p.Code, "updated permission "+p.Code, map[string]any{"description": p.Description})
 	}
 	return nil
 }
@@ -143,9 +116,7 @@ func (sd *seeding) role(ctx context.Context, r SeedRole) error {
 		if err := sd.tx.CreateRole(ctx, name, r.Description, sd.at); err != nil {
 			return err
 		}
-		if err := sd.record(ctx, audit.RoleCreated, "role:"+name, "created role "+name, map[string]any{"description": r.Description}); err != nil {
-			return err
-		}
+		sd.record(audit.RoleCreated, "role:"+name, "created role "+name, map[string]any{"description": r.Description})
 	case err != nil:
 		return err
 	case current.Builtin:
@@ -154,9 +125,7 @@ func (sd *seeding) role(ctx context.Context, r SeedRole) error {
 		if err := sd.tx.SetRoleDescription(ctx, name, r.Description); err != nil {
 			return err
 		}
-		if err := sd.record(ctx, audit.RoleUpdated, "role:"+name, "updated role "+name, map[string]any{"description": r.Description}); err != nil {
-			return err
-		}
+		sd.record(audit.RoleUpdated, "role:"+name, "updated role "+name, map[string]any{"description": r.Description})
 	}
 	return sd.rolePermissions(ctx, name, current.Permissions, r.Permissions)
 }
@@ -172,20 +141,16 @@ func (sd *seeding) rolePermissions(ctx context.Context, name string, current, wa
 		} else if !added {
 			continue // listed twice in the seed
 		}
-		if err := sd.record(ctx, audit.RolePermissionAdd, "role:"+name, fmt.Sprintf("granted %s to role %s", p, name), map[string]any{"role": name, "permission": p}); err != nil {
-			return err
-		}
+		sd.record(audit.RolePermissionAdd, "role:"+name, fmt.Sprintf("granted %s to role %s", p, name), map[string]any{"role": name, "permission": p})
 	}
 	for _, p := range current {
 		if slices.Contains(wanted, p) {
 			continue
 		}
-		if err := sd.tx.Revoke(ctx, name, p); err != nil {
+		if _, err := sd.tx.Revoke(ctx, name, p); err != nil {
 			return err
 		}
-		if err := sd.record(ctx, audit.RolePermissionDrop, "role:"+name, fmt.Sprintf("revoked %s from role %s", p, name), map[string]any{"role": name, "permission": p}); err != nil {
-			return err
-		}
+		sd.record(audit.RolePermissionDrop, "role:"+name, fmt.Sprintf("revoked %s from role %s", p, name), map[string]any{"role": name, "permission": p})
 	}
 	return nil
 }
@@ -230,7 +195,8 @@ func (sd *seeding) createUser(ctx context.Context, su SeedUser, display string) 
 		line += " (" + string(u.State) + ")"
 	}
 	details := map[string]any{"username": display, "state": string(u.State), "password_set": su.PasswordHash != ""}
-	return u, sd.record(ctx, audit.UserCreated, identity.Target(u.ID), line, details)
+	sd.record(audit.UserCreated, identity.Target(u.ID), line, details)
+	return u, nil
 }
 
 // userState moves an existing user to the declared state; leaving active
@@ -248,8 +214,9 @@ func (sd *seeding) userState(ctx context.Context, u identity.User, wanted identi
 	} else if err := sd.tx.RevokeSubject(ctx, u.ID, sd.at); err != nil {
 		return err
 	}
-	return sd.record(ctx, action, identity.Target(u.ID), line,
+	sd.record(action, identity.Target(u.ID), line,
 		map[string]any{"username": u.Username, "previous_state": string(u.State), "state": string(wanted)})
+	return nil
 }
 
 // userPassword stores an imported hash unless the user already has an
@@ -261,8 +228,9 @@ func (sd *seeding) userPassword(ctx context.Context, u identity.User, wanted str
 	if err := sd.tx.SetPasswordHash(ctx, u.ID, wanted, sd.at); err != nil {
 		return err
 	}
-	return sd.record(ctx, audit.UserPasswordSet, identity.Target(u.ID), "set password hash of user "+u.Username,
+	sd.record(audit.UserPasswordSet, identity.Target(u.ID), "set password hash of user "+u.Username,
 		map[string]any{"username": u.Username, "source": "seed"})
+	return nil
 }
 
 // userRoles gives the user exactly the named roles; losing one revokes the
@@ -291,23 +259,19 @@ func (sd *seeding) userRoles(ctx context.Context, u identity.User, roles []strin
 		} else if !added {
 			continue // listed twice in the seed
 		}
-		if err := sd.record(ctx, audit.UserRoleAdded, identity.Target(u.ID), fmt.Sprintf("gave role %s to user %s", r, u.Username), map[string]any{"role": r}); err != nil {
-			return err
-		}
+		sd.record(audit.UserRoleAdded, identity.Target(u.ID), fmt.Sprintf("gave role %s to user %s", r, u.Username), map[string]any{"role": r})
 	}
 	for _, r := range current {
 		if slices.Contains(wanted, r) {
 			continue
 		}
-		if err := sd.tx.RemoveUserRole(ctx, u.ID, r); err != nil {
+		if _, err := sd.tx.RemoveUserRole(ctx, u.ID, r); err != nil {
 			return err
 		}
 		if err := sd.tx.RevokeSubject(ctx, u.ID, sd.at); err != nil {
 			return err
 		}
-		if err := sd.record(ctx, audit.UserRoleRemoved, identity.Target(u.ID), fmt.Sprintf("took role %s from user %s", r, u.Username), map[string]any{"role": r}); err != nil {
-			return err
-		}
+		sd.record(audit.UserRoleRemoved, identity.Target(u.ID), fmt.Sprintf("took role %s from user %s", r, u.Username), map[string]any{"role": r})
 	}
 	return nil
 }

@@ -40,7 +40,7 @@ func (s *Service) Grant(ctx context.Context, actor, roleName, permission string)
 		return false, err
 	}
 	ev := s.event(actor, audit.RolePermissionAdd, "role:"+role.Name, map[string]any{"role": role.Name, "permission": permission})
-	return s.store.GrantPermission(ctx, role.Name, permission, ev)
+	return GrantPermission(ctx, s.store, role.Name, permission, ev)
 }
 
 // Revoke takes a permission from a role. It reports whether anything changed.
@@ -50,7 +50,7 @@ func (s *Service) Revoke(ctx context.Context, actor, roleName, permission string
 		return false, err
 	}
 	ev := s.event(actor, audit.RolePermissionDrop, "role:"+role.Name, map[string]any{"role": role.Name, "permission": permission})
-	return s.store.RevokePermission(ctx, role.Name, permission, ev)
+	return RevokePermission(ctx, s.store, role.Name, permission, ev)
 }
 
 // AddUserRole gives a user a role. It reports whether anything changed.
@@ -60,7 +60,7 @@ func (s *Service) AddUserRole(ctx context.Context, actor string, user uuid.UUID,
 		return false, err
 	}
 	ev := s.event(actor, audit.UserRoleAdded, "user:"+user.String(), map[string]any{"role": role.Name})
-	return s.store.AddUserRole(ctx, user, role.Name, ev)
+	return AddUserRole(ctx, s.store, user, role.Name, ev)
 }
 
 // RemoveUserRole takes a role from a user. It reports whether anything changed.
@@ -70,7 +70,7 @@ func (s *Service) RemoveUserRole(ctx context.Context, actor string, user uuid.UU
 		return false, err
 	}
 	ev := s.event(actor, audit.UserRoleRemoved, "user:"+user.String(), map[string]any{"role": role.Name})
-	return s.store.RemoveUserRole(ctx, user, role.Name, ev)
+	return RemoveUserRole(ctx, s.store, user, role.Name, ev)
 }
 
 // ApplySeed validates and applies a seed in one transaction. A dry run

@@ -51,7 +51,9 @@ type Query struct {
 	Limit        int
 }
 
-// Store keeps decision logs.
+// Store keeps decision logs. A store implements InsertDecisionLogs and
+// PruneDecisionLogs, the store contract's way in, with Insert and
+// PruneBefore over its own DecisionLogTx.
 type Store interface {
 	// InsertDecisionLogs stores entries, skipping those whose (client id,
 	// decision id) is already stored, and reports how many it stored.
@@ -64,6 +66,9 @@ type Store interface {
 	// reports how many; when it deleted any, it records ev in the same
 	// transaction with detail "deleted" added.
 	PruneDecisionLogs(ctx context.Context, cutoff time.Time, ev audit.Event) (int64, error)
+	// DecisionLogTx runs fn in one write transaction, committing if it
+	// returns nil, else rolling back and returning fn's error.
+	DecisionLogTx(ctx context.Context, fn func(Tx) error) error
 }
 
 // Errors of an upload.
@@ -106,13 +111,13 @@ func NullableJSON(raw json.RawMessage) any {
 	return string(raw)
 }
 
-// StoredEvent is ev, the audit event of an upload, with its counts.
-func StoredEvent(ev audit.Event, stored, received int) audit.Event {
+// storedEvent is ev, the audit event of an upload, with its counts.
+func storedEvent(ev audit.Event, stored, received int) audit.Event {
 	return withDetails(ev, map[string]any{"stored": stored, "duplicates": received - stored})
 }
 
-// PrunedEvent is ev, the audit event of a pruning, with its count.
-func PrunedEvent(ev audit.Event, deleted int64) audit.Event {
+// prunedEvent is ev, the audit event of a pruning, with its count.
+func prunedEvent(ev audit.Event, deleted int64) audit.Event {
 	return withDetails(ev, map[string]any{"deleted": deleted})
 }
 

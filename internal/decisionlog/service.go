@@ -60,7 +60,7 @@ func (s *Service) Upload(ctx context.Context, client uuid.UUID, body io.Reader, 
 	}
 	ev := audit.Event{At: now, Actor: "service_account:" + client.String(), Action: audit.DecisionLogsReceived,
 		Target: "decision_logs", IP: ip, Details: map[string]any{"received": len(entries)}}
-	stored, err := s.store.InsertDecisionLogs(ctx, entries, ev)
+	stored, err := Insert(ctx, s.store, entries, ev)
 	if err != nil {
 		return Receipt{}, err
 	}
@@ -114,7 +114,7 @@ func (s *Service) Prune(ctx context.Context) (int64, error) {
 	cutoff := now.Add(-s.cfg.Retention)
 	ev := audit.Event{At: now, Actor: "system", Action: audit.DecisionLogsPruned, Target: "decision_logs",
 		Details: map[string]any{"received_before": cutoff.Format(time.RFC3339Nano), "retention": s.cfg.Retention.String()}}
-	return s.store.PruneDecisionLogs(ctx, cutoff, ev)
+	return PruneBefore(ctx, s.store, cutoff, ev)
 }
 
 // PruneInterval is how often KeepPruning prunes: a tenth of the retention,

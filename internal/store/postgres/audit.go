@@ -32,27 +32,21 @@ func insertAudit(ctx context.Context, tx pgx.Tx, ev audit.Event) error {
 // sent in the same round trip.
 func appendAudit(ctx context.Context, tx pgx.Tx, batch *pgx.Batch, ev audit.Event) error {
 	var prev *string
-	e := audit.Stored{Event: ev}
-	e.At = audit.Truncate(ev.At)
+	var id int64
 	batch.Queue(`SELECT pg_advisory_xact_lock($1)`, auditChainLock)
 	batch.Queue(`SELECT (SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1), nextval('audit_events_id_seq')`).
-		QueryRow(func(row pgx.Row) error { return row.Scan(&prev, &e.ID) })
+		QueryRow(func(row pgx.Row) error { return row.Scan(&prev, &id) })
 	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 		return fmt.Errorf("append audit event: %w", err)
 	}
-	prevHash := deref(prev)
-	hash, err := audit.ChainHash(prevHash, e)
-	if err != nil {
-		return err
-	}
-	raw, err := audit.CanonicalJSON(ev.Details)
+	l, raw, err := audit.NextLink(deref(prev), id, ev)
 	if err != nil {
 		return err
 	}
 	_, err = tx.Exec(ctx, `
 		INSERT INTO audit_events (id, occurred_at, actor, action, target, ip, details, prev_hash, hash)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		e.ID, e.At, e.Actor, e.Action, e.Target, e.IP, raw, prevHash, hash)
+		l.ID, l.At, l.Actor, l.Action, l.Target, l.IP, raw, l.PrevHash, l.Hash)
 	if err != nil {
 		return fmt.Errorf("record audit event: %w", err)
 	}

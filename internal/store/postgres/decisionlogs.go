@@ -11,46 +11,60 @@ import (
 	"github.com/gaia-platform/iam/internal/decisionlog"
 )
 
-// InsertDecisionLogs stores entries, skipping decisions the same client
-// stored before, in one transaction with ev when any is new.
+// InsertDecisionLogs is decisionlog.Insert in this store.
 func (s *Store) InsertDecisionLogs(ctx context.Context, entries []decisionlog.Entry, ev audit.Event) (int, error) {
-	stored := 0
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		b := &pgx.Batch{}
-		for _, e := range entries {
-			reasons, labels, err := decisionlog.EncodeLists(e)
-			if err != nil {
-				return err
-			}
-			b.Queue(`
-				INSERT INTO decision_logs (client_id, decision_id, path, decided_at, received_at, allowed, reasons,
-					subject, token_id, revision, labels, input, result, error, requested_by)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-				ON CONFLICT (client_id, decision_id) DO NOTHING`,
-				e.ClientID, e.DecisionID, e.Path, e.DecidedAt, e.ReceivedAt, e.Allowed, reasons,
-				e.Subject, e.TokenID, e.Revision, labels, decisionlog.NullableJSON(e.Input), decisionlog.NullableJSON(e.Result), decisionlog.NullableJSON(e.Error), e.RequestedBy)
+	return decisionlog.Insert(ctx, s, entries, ev)
+}
+
+// PruneDecisionLogs is decisionlog.PruneBefore in this store.
+func (s *Store) PruneDecisionLogs(ctx context.Context, cutoff time.Time, ev audit.Event) (int64, error) {
+	return decisionlog.PruneBefore(ctx, s, cutoff, ev)
+}
+
+// DecisionLogTx runs fn in one transaction, committing if it returns nil.
+func (s *Store) DecisionLogTx(ctx context.Context, fn func(decisionlog.Tx) error) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error { return fn(decisionLogTx{tx}) })
+}
+
+// decisionLogTx is decisionlog.Tx on a pgx transaction.
+type decisionLogTx struct{ tx pgx.Tx }
+
+// InsertEntries sends every insert in one batch, one round trip.
+func (t decisionLogTx) InsertEntries(ctx context.Context, entries []decisionlog.Entry) (int, error) {
+	b := &pgx.Batch{}
+	for _, e := range entries {
+		reasons, labels, err := decisionlog.EncodeLists(e)
+		if err != nil {
+			return 0, err
 		}
-		results := tx.SendBatch(ctx, b)
-		for range entries {
-			tag, err := results.Exec()
-			if err != nil {
-				results.Close()
-				return err
-			}
-			stored += int(tag.RowsAffected())
-		}
-		if err := results.Close(); err != nil {
-			return err
-		}
-		if stored == 0 {
-			return nil
-		}
-		return insertAudit(ctx, tx, decisionlog.StoredEvent(ev, stored, len(entries)))
-	})
-	if err != nil {
-		return 0, err
+		b.Queue(`
+			INSERT INTO decision_logs (client_id, decision_id, path, decided_at, received_at, allowed, reasons,
+				subject, token_id, revision, labels, input, result, error, requested_by)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+			ON CONFLICT (client_id, decision_id) DO NOTHING`,
+			e.ClientID, e.DecisionID, e.Path, e.DecidedAt, e.ReceivedAt, e.Allowed, reasons,
+			e.Subject, e.TokenID, e.Revision, labels, decisionlog.NullableJSON(e.Input), decisionlog.NullableJSON(e.Result), decisionlog.NullableJSON(e.Error), e.RequestedBy)
 	}
-	return stored, nil
+	results := t.tx.SendBatch(ctx, b)
+	stored := 0
+	for range entries {
+		tag, err := results.Exec()
+		if err != nil {
+			results.Close()
+			return 0, err
+		}
+		stored += int(tag.RowsAffected())
+	}
+	return stored, results.Close()
+}
+
+func (t decisionLogTx) DeleteReceivedBefore(ctx context.Context, cutoff time.Time) (int64, error) {
+	tag, err := t.tx.Exec(ctx, `DELETE FROM decision_logs WHERE received_at < $1`, cutoff)
+	return tag.RowsAffected(), err
+}
+
+func (t decisionLogTx) Audit(ctx context.Context, ev audit.Event) error {
+	return insertAudit(ctx, t.tx, ev)
 }
 
 // DecisionLogs returns the entries q selects, newest first.
@@ -86,20 +100,4 @@ func rawOrNil(b []byte) json.RawMessage {
 		return nil
 	}
 	return json.RawMessage(b)
-}
-
-// PruneDecisionLogs deletes the entries received before cutoff.
-func (s *Store) PruneDecisionLogs(ctx context.Context, cutoff time.Time, ev audit.Event) (int64, error) {
-	var n int64
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `DELETE FROM decision_logs WHERE received_at < $1`, cutoff)
-		if err != nil {
-			return err
-		}
-		if n = tag.RowsAffected(); n == 0 {
-			return nil
-		}
-		return insertAudit(ctx, tx, decisionlog.PrunedEvent(ev, n))
-	})
-	return n, err
 }

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/gaia-platform/iam/internal/audit"
 	"github.com/gaia-platform/iam/internal/authz"
+	"github.com/gaia-platform/iam/internal/identity"
 )
 
 // Permissions lists every permission ordered by code.
@@ -62,38 +64,24 @@ func findRole(ctx context.Context, q rowQuerier, name string) (authz.Role, error
 	return r, err
 }
 
-// GrantPermission adds a permission to a role.
+// GrantPermission is authz.GrantPermission in this store.
 func (s *Store) GrantPermission(ctx context.Context, role, permission string, ev audit.Event) (bool, error) {
-	return s.change(ctx, ev, func(tx pgx.Tx) (bool, error) { return grant(ctx, tx, role, permission) })
+	return authz.GrantPermission(ctx, s, role, permission, ev)
 }
 
-// RevokePermission removes a permission from a role.
+// RevokePermission is authz.RevokePermission in this store.
 func (s *Store) RevokePermission(ctx context.Context, role, permission string, ev audit.Event) (bool, error) {
-	return s.change(ctx, ev, func(tx pgx.Tx) (bool, error) {
-		if removed, err := revoke(ctx, tx, role, permission); err != nil || removed {
-			return removed, err
-		}
-		if err := mustExist(ctx, tx, `SELECT EXISTS (SELECT 1 FROM permissions WHERE code = $1)`, permission, authz.ErrPermissionNotFound); err != nil {
-			return false, err
-		}
-		return false, mustExist(ctx, tx, `SELECT EXISTS (SELECT 1 FROM roles WHERE name = $1)`, role, authz.ErrRoleNotFound)
-	})
+	return authz.RevokePermission(ctx, s, role, permission, ev)
 }
 
-// AddUserRole links a user to a role.
+// AddUserRole is authz.AddUserRole in this store.
 func (s *Store) AddUserRole(ctx context.Context, user uuid.UUID, role string, ev audit.Event) (bool, error) {
-	return s.change(ctx, ev, func(tx pgx.Tx) (bool, error) { return addUserRole(ctx, tx, user, role) })
+	return authz.AddUserRole(ctx, s, user, role, ev)
 }
 
-// RemoveUserRole unlinks a user from a role and revokes the user's tokens
-// issued until now: they still claim the role.
+// RemoveUserRole is authz.RemoveUserRole in this store.
 func (s *Store) RemoveUserRole(ctx context.Context, user uuid.UUID, role string, ev audit.Event) (bool, error) {
-	return s.change(ctx, ev, func(tx pgx.Tx) (bool, error) {
-		if removed, err := removeUserRole(ctx, tx, user, role); err != nil || !removed {
-			return false, err
-		}
-		return true, revokeSubject(ctx, tx, user, ev.At)
-	})
+	return authz.RemoveUserRole(ctx, s, user, role, ev)
 }
 
 // UserGrants returns a user's roles and the union of their permissions.
@@ -135,8 +123,79 @@ func (s *Store) change(ctx context.Context, ev audit.Event, fn func(pgx.Tx) (boo
 	return changed, err
 }
 
-func grant(ctx context.Context, tx pgx.Tx, role, permission string) (bool, error) {
-	tag, err := tx.Exec(ctx, `INSERT INTO role_permissions (role_name, permission_code) VALUES ($1, $2) ON CONFLICT DO NOTHING`, role, permission)
+// RBACTx runs fn in one transaction, committing if it returns nil. Its
+// flows append their audit events last, so the chain's lock is the last
+// lock it takes, as in every other writer.
+func (s *Store) RBACTx(ctx context.Context, fn func(authz.Tx) error) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error { return fn(rbacTx{tx}) })
+}
+
+// rbacTx is authz.Tx on a pgx transaction.
+type rbacTx struct{ tx pgx.Tx }
+
+func (t rbacTx) Permission(ctx context.Context, code string) (authz.Permission, error) {
+	p := authz.Permission{Code: code}
+	err := t.tx.QueryRow(ctx, `SELECT description FROM permissions WHERE code = $1`, code).Scan(&p.Description)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return p, fmt.Errorf("%w: %q", authz.ErrPermissionNotFound, code)
+	}
+	return p, err
+}
+
+func (t rbacTx) CreatePermission(ctx context.Context, p authz.Permission, at time.Time) error {
+	_, err := t.tx.Exec(ctx, `INSERT INTO permissions (code, description, created_at) VALUES ($1, $2, $3)`, p.Code, p.Description, at)
+	return err
+}
+
+func (t rbacTx) SetPermissionDescription(ctx context.Context, code, description string) error {
+	_, err := t.tx.Exec(ctx, `UPDATE permissions SET description = $2 WHERE code = $1`, code, description)
+	return err
+}
+
+func (t rbacTx) RevokeFromAllRoles(ctx context.Context, code string) ([]string, error) {
+	rows, err := t.tx.Query(ctx, `DELETE FROM role_permissions WHERE permission_code = $1 RETURNING role_name`, code)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+func (t rbacTx) DeletePermission(ctx context.Context, code string) error {
+	_, err := t.tx.Exec(ctx, `DELETE FROM permissions WHERE code = $1`, code)
+	return err
+}
+
+func (t rbacTx) Role(ctx context.Context, name string) (authz.Role, error) {
+	return findRole(ctx, t.tx, name)
+}
+
+func (t rbacTx) CreateRole(ctx context.Context, name, description string, at time.Time) error {
+	_, err := t.tx.Exec(ctx, `INSERT INTO roles (name, description, created_at) VALUES ($1, $2, $3)`, name, description, at)
+	return err
+}
+
+func (t rbacTx) SetRoleDescription(ctx context.Context, name, description string) error {
+	_, err := t.tx.Exec(ctx, `UPDATE roles SET description = $2 WHERE name = $1`, name, description)
+	return err
+}
+
+func (t rbacTx) RoleHolders(ctx context.Context, name string) ([]uuid.UUID, error) {
+	rows, err := t.tx.Query(ctx, `
+		SELECT user_id FROM user_roles WHERE role_name = $1
+		UNION SELECT service_account_id FROM service_account_roles WHERE role_name = $1`, name)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+}
+
+func (t rbacTx) DeleteRole(ctx context.Context, name string) error {
+	_, err := t.tx.Exec(ctx, `DELETE FROM roles WHERE name = $1`, name)
+	return err
+}
+
+func (t rbacTx) Grant(ctx context.Context, role, permission string) (bool, error) {
+	tag, err := t.tx.Exec(ctx, `INSERT INTO role_permissions (role_name, permission_code) VALUES ($1, $2) ON CONFLICT DO NOTHING`, role, permission)
 	switch code, constraint := pgCode(err); {
 	case code == foreignKeyViolation && constraint == "role_permissions_permission_code_fkey":
 		return false, fmt.Errorf("%w: %q", authz.ErrPermissionNotFound, permission)
@@ -148,19 +207,47 @@ func grant(ctx context.Context, tx pgx.Tx, role, permission string) (bool, error
 	return tag.RowsAffected() == 1, nil
 }
 
-// revoke takes a permission from a role, reporting whether it had it.
-func revoke(ctx context.Context, tx pgx.Tx, role, permission string) (bool, error) {
-	tag, err := tx.Exec(ctx, `DELETE FROM role_permissions WHERE role_name = $1 AND permission_code = $2`, role, permission)
+func (t rbacTx) Revoke(ctx context.Context, role, permission string) (bool, error) {
+	tag, err := t.tx.Exec(ctx, `DELETE FROM role_permissions WHERE role_name = $1 AND permission_code = $2`, role, permission)
 	return err == nil && tag.RowsAffected() == 1, err
 }
 
-func mustExist(ctx context.Context, tx pgx.Tx, query, arg string, notFound error) error {
-	var ok bool
-	if err := tx.QueryRow(ctx, query, arg).Scan(&ok); err != nil {
-		return err
-	}
-	if !ok {
-		return fmt.Errorf("%w: %q", notFound, arg)
-	}
-	return nil
+func (t rbacTx) User(ctx context.Context, key string) (identity.User, error) {
+	return userByKey(ctx, t.tx, key)
 }
+
+func (t rbacTx) CreateUser(ctx context.Context, u identity.User) error {
+	return insertUser(ctx, t.tx, u)
+}
+
+func (t rbacTx) SetUserState(ctx context.Context, id uuid.UUID, state identity.State, at time.Time) error {
+	_, err := t.tx.Exec(ctx, updateStateSQL, id, string(state), at)
+	return err
+}
+
+func (t rbacTx) SetPasswordHash(ctx context.Context, id uuid.UUID, hash string, at time.Time) error {
+	_, err := t.tx.Exec(ctx, updatePasswordHashSQL, id, hash, at)
+	return err
+}
+
+func (t rbacTx) UserRoles(ctx context.Context, id uuid.UUID) ([]string, error) {
+	rows, err := t.tx.Query(ctx, `SELECT role_name FROM user_roles WHERE user_id = $1`, id)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+func (t rbacTx) AddUserRole(ctx context.Context, id uuid.UUID, role string) (bool, error) {
+	return addUserRole(ctx, t.tx, id, role)
+}
+
+func (t rbacTx) RemoveUserRole(ctx context.Context, id uuid.UUID, role string) (bool, error) {
+	return removeUserRole(ctx, t.tx, id, role)
+}
+
+func (t rbacTx) RevokeSubject(ctx context.Context, id uuid.UUID, at time.Time) error {
+	return revokeSubject(ctx, t.tx, id, at)
+}
+
+func (t rbacTx) Audit(ctx context.Context, ev audit.Event) error { return insertAudit(ctx, t.tx, ev) }

@@ -23,20 +23,14 @@ func insertAudit(ctx context.Context, tx *sql.Tx, ev audit.Event) error {
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("read audit chain head: %w", err)
 	}
-	e := audit.Stored{ID: headID + 1, Event: ev}
-	e.At = audit.Truncate(ev.At)
-	hash, err := audit.ChainHash(prev.String, e)
-	if err != nil {
-		return err
-	}
-	raw, err := audit.CanonicalJSON(ev.Details)
+	l, raw, err := audit.NextLink(prev.String, headID+1, ev)
 	if err != nil {
 		return err
 	}
 	_, err = tx.ExecContext(ctx, `
 		INSERT INTO audit_events (id, occurred_at, actor, action, target, ip, details, prev_hash, hash)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.ID, ts(e.At), e.Actor, e.Action, e.Target, e.IP, string(raw), prev.String, hash)
+		l.ID, ts(l.At), l.Actor, l.Action, l.Target, l.IP, string(raw), l.PrevHash, l.Hash)
 	if err != nil {
 		return fmt.Errorf("record audit event: %w", err)
 	}

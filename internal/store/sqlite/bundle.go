@@ -8,55 +8,72 @@ import (
 	"github.com/gaia-platform/iam/internal/bundle"
 )
 
-// BundleVersion reads the change counter the triggers of migration 0002
-// move.
+// bundleVersionSQL reads the change counter the triggers of migration
+// 0002 move.
+const bundleVersionSQL = `SELECT version FROM bundle_state WHERE id = 1`
+
+// BundleVersion reads the change counter.
 func (s *Store) BundleVersion(ctx context.Context) (int64, error) {
 	var v int64
-	err := s.read.QueryRowContext(ctx, `SELECT version FROM bundle_state WHERE id = 1`).Scan(&v)
+	err := s.read.QueryRowContext(ctx, bundleVersionSQL).Scan(&v)
 	return v, err
 }
 
-// BundleSource reads the counter, the roles and the revocations in one
-// read transaction: one WAL snapshot, so the version names exactly the
-// state read with it.
+// BundleSource is bundle.ReadSource in this store.
 func (s *Store) BundleSource(ctx context.Context) (bundle.Source, error) {
-	src := bundle.Source{Roles: map[string][]string{}, SubjectRevocations: map[string]time.Time{}, TokenRevocations: map[string]time.Time{}}
-	err := s.readTx(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, `SELECT version FROM bundle_state WHERE id = 1`).Scan(&src.Version); err != nil {
-			return err
-		}
-		roles, err := scanRoles(tx.QueryContext(ctx, roleQuery+` ORDER BY r.name, rp.permission_code`))
-		if err != nil {
-			return err
-		}
-		for _, r := range roles {
-			src.Roles[r.Name] = r.Permissions
-		}
-		if err := readTimes(ctx, tx, `SELECT subject, not_before FROM subject_revocations`, src.SubjectRevocations); err != nil {
-			return err
-		}
-		return readTimes(ctx, tx, `SELECT jti, expires_at FROM token_revocations`, src.TokenRevocations)
-	})
-	if err != nil {
-		return bundle.Source{}, err
-	}
-	return src, nil
+	return bundle.ReadSource(ctx, s)
 }
 
-// readTimes fills into from a query of (key, time) rows.
-func readTimes(ctx context.Context, tx *sql.Tx, query string, into map[string]time.Time) error {
+// BundleSourceTx runs fn in one read transaction: one WAL snapshot for
+// everything fn reads.
+func (s *Store) BundleSourceTx(ctx context.Context, fn func(bundle.SourceTx) error) error {
+	return s.readTx(ctx, func(tx *sql.Tx) error { return fn(sourceTx{tx}) })
+}
+
+// sourceTx is bundle.SourceTx on a read transaction.
+type sourceTx struct{ tx *sql.Tx }
+
+func (t sourceTx) Version(ctx context.Context) (int64, error) {
+	var v int64
+	err := t.tx.QueryRowContext(ctx, bundleVersionSQL).Scan(&v)
+	return v, err
+}
+
+func (t sourceTx) Roles(ctx context.Context) (map[string][]string, error) {
+	list, err := scanRoles(t.tx.QueryContext(ctx, roleQuery+` ORDER BY r.name, rp.permission_code`))
+	if err != nil {
+		return nil, err
+	}
+	roles := make(map[string][]string, len(list))
+	for _, r := range list {
+		roles[r.Name] = r.Permissions
+	}
+	return roles, nil
+}
+
+func (t sourceTx) SubjectRevocations(ctx context.Context) (map[string]time.Time, error) {
+	return readTimes(ctx, t.tx, `SELECT subject, not_before FROM subject_revocations`)
+}
+
+func (t sourceTx) TokenRevocations(ctx context.Context) (map[string]time.Time, error) {
+	return readTimes(ctx, t.tx, `SELECT jti, expires_at FROM token_revocations`)
+}
+
+// readTimes reads a query of (key, time) rows into a map.
+func readTimes(ctx context.Context, tx *sql.Tx, query string) (map[string]time.Time, error) {
 	rows, err := tx.QueryContext(ctx, query)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer rows.Close()
+	out := map[string]time.Time{}
 	for rows.Next() {
 		var key string
 		var at time.Time
 		if err := rows.Scan(&key, timeCol{&at}); err != nil {
-			return err
+			return nil, err
 		}
-		into[key] = at
+		out[key] = at
 	}
-	return rows.Err()
+	return out, rows.Err()
 }

@@ -10,46 +10,67 @@ import (
 	"github.com/gaia-platform/iam/internal/decisionlog"
 )
 
-// InsertDecisionLogs stores entries, skipping decisions the same client
-// stored before, in one transaction with ev when any is new.
+// InsertDecisionLogs is decisionlog.Insert in this store.
 func (s *Store) InsertDecisionLogs(ctx context.Context, entries []decisionlog.Entry, ev audit.Event) (int, error) {
-	stored := 0
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, `
-			INSERT INTO decision_logs (client_id, decision_id, path, decided_at, received_at, allowed, reasons,
-				subject, token_id, revision, labels, input, result, error, requested_by)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (client_id, decision_id) DO NOTHING`)
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
-		for _, e := range entries {
-			reasons, labels, err := decisionlog.EncodeLists(e)
-			if err != nil {
-				return err
-			}
-			res, err := stmt.ExecContext(ctx, e.ClientID.String(), e.DecisionID, e.Path, ts(e.DecidedAt), ts(e.ReceivedAt),
-				e.Allowed, string(reasons), e.Subject, e.TokenID, e.Revision, string(labels),
-				decisionlog.NullableJSON(e.Input), decisionlog.NullableJSON(e.Result), decisionlog.NullableJSON(e.Error), e.RequestedBy)
-			if err != nil {
-				return err
-			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return err
-			}
-			stored += int(n)
-		}
-		if stored == 0 {
-			return nil
-		}
-		return insertAudit(ctx, tx, decisionlog.StoredEvent(ev, stored, len(entries)))
-	})
+	return decisionlog.Insert(ctx, s, entries, ev)
+}
+
+// PruneDecisionLogs is decisionlog.PruneBefore in this store.
+func (s *Store) PruneDecisionLogs(ctx context.Context, cutoff time.Time, ev audit.Event) (int64, error) {
+	return decisionlog.PruneBefore(ctx, s, cutoff, ev)
+}
+
+// DecisionLogTx runs fn in one write transaction (BEGIN IMMEDIATE),
+// committing if it returns nil.
+func (s *Store) DecisionLogTx(ctx context.Context, fn func(decisionlog.Tx) error) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error { return fn(decisionLogTx{tx}) })
+}
+
+// decisionLogTx is decisionlog.Tx on a write transaction.
+type decisionLogTx struct{ tx *sql.Tx }
+
+// InsertEntries runs one prepared insert per entry.
+func (t decisionLogTx) InsertEntries(ctx context.Context, entries []decisionlog.Entry) (int, error) {
+	stmt, err := t.tx.PrepareContext(ctx, `
+		INSERT INTO decision_logs (client_id, decision_id, path, decided_at, received_at, allowed, reasons,
+			subject, token_id, revision, labels, input, result, error, requested_by)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (client_id, decision_id) DO NOTHING`)
 	if err != nil {
 		return 0, err
 	}
+	defer stmt.Close()
+	stored := 0
+	for _, e := range entries {
+		reasons, labels, err := decisionlog.EncodeLists(e)
+		if err != nil {
+			return 0, err
+		}
+		res, err := stmt.ExecContext(ctx, e.ClientID.String(), e.DecisionID, e.Path, ts(e.DecidedAt), ts(e.ReceivedAt),
+			e.Allowed, string(reasons), e.Subject, e.TokenID, e.Revision, string(labels),
+			decisionlog.NullableJSON(e.Input), decisionlog.NullableJSON(e.Result), decisionlog.NullableJSON(e.Error), e.RequestedBy)
+		if err != nil {
+			return 0, err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return 0, err
+		}
+		stored += int(n)
+	}
 	return stored, nil
+}
+
+func (t decisionLogTx) DeleteReceivedBefore(ctx context.Context, cutoff time.Time) (int64, error) {
+	res, err := t.tx.ExecContext(ctx, `DELETE FROM decision_logs WHERE received_at < ?`, ts(cutoff))
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (t decisionLogTx) Audit(ctx context.Context, ev audit.Event) error {
+	return insertAudit(ctx, t.tx, ev)
 }
 
 // DecisionLogs returns the entries q selects, newest first.
@@ -98,20 +119,4 @@ func rawText(s sql.NullString) json.RawMessage {
 		return nil
 	}
 	return json.RawMessage(s.String)
-}
-
-// PruneDecisionLogs deletes the entries received before cutoff.
-func (s *Store) PruneDecisionLogs(ctx context.Context, cutoff time.Time, ev audit.Event) (int64, error) {
-	var n int64
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM decision_logs WHERE received_at < ?`, ts(cutoff))
-		if err != nil {
-			return err
-		}
-		if n, err = res.RowsAffected(); err != nil || n == 0 {
-			return err
-		}
-		return insertAudit(ctx, tx, decisionlog.PrunedEvent(ev, n))
-	})
-	return n, err
 }
