@@ -1,7 +1,8 @@
 // Package testkit is the one home of shared test helpers: a fresh
 // PostgreSQL database per test (or, under IAM_TEST_STORE=sqlite, a fresh
-// SQLite file for NewIAM's end-to-end tests) and a reusable signing key.
-// Never import it from non-test code.
+// SQLite file for NewIAM's end-to-end tests), a reusable signing key, the
+// iam command run in-process and the calls of its HTTP API that tests of
+// several packages make. Never import it from non-test code.
 package testkit
 
 import (
