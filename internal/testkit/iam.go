@@ -187,7 +187,8 @@ func (l *LockedBuffer) String() string {
 	return l.b.String()
 }
 
-// Server is a running `iam serve`.
+// Server is a running `iam serve`. One made of only a URL calls the IAM
+// handler served there, as internal/app's test does.
 type Server struct {
 	URL  string
 	Logs *LockedBuffer
