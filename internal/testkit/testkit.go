@@ -36,8 +36,9 @@ var (
 
 // DatabaseURL returns the URL of a new, empty database, dropped when t
 // ends. The server is IAM_TEST_DATABASE_URL's, else a PostgreSQL started
-// with dockertest; with neither the test is skipped, except under CI=true
-// where it fails, so CI cannot pass without a real database.
+// with dockertest; with neither the test is skipped, and the developer
+// told so in one line (announceSkip), except under CI=true where it
+// fails, so CI cannot pass without a real database.
 func DatabaseURL(t testing.TB) string {
 	t.Helper()
 	serverOnce.Do(func() { serverURL, serverErr = server() })
@@ -45,6 +46,7 @@ func DatabaseURL(t testing.TB) string {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("no database for this test under CI=true: %v", serverErr)
 		}
+		announceSkip(serverErr)
 		t.Skipf("skipping database test: %v", serverErr)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
