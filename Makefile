@@ -59,7 +59,7 @@ node-deps:
 # either way, once).
 test: deps node-deps lint
 	$(GO) test -race -count=1 ./...
-	IAM_TEST_STORE=sqlite $(GO) test -race -count=1 ./internal/cli/ ./cmd/example-inventory/
+	IAM_TEST_STORE=sqlite $(GO) test -race -count=1 ./internal/cli/ ./internal/httpapi/ ./cmd/example-inventory/
 	$(MAKE) --no-print-directory test-python
 	$(MAKE) --no-print-directory test-node
 	$(MAKE) --no-print-directory fuzz

@@ -34,8 +34,8 @@ func TestCreateSuperuser_GetsTheIAMAdminRole(t *testing.T) {
 	}
 	roles, _ := tok.Get("roles")
 	perms, _ := tok.Get("permissions")
-	assertStrings(t, "roles", roles, "iam-admin")
-	assertStrings(t, "permissions", perms, "iam.audit.read", "iam.roles.write", "iam.users.read", "iam.users.write")
+	testkit.AssertStrings(t, "roles", roles, "iam-admin")
+	testkit.AssertStrings(t, "permissions", perms, "iam.audit.read", "iam.roles.write", "iam.users.read", "iam.users.write")
 
 	r := e.Run("other-password\n", "createsuperuser", "--username", "ROOT", "--password-stdin")
 	assertFails(t, r, "already taken")
@@ -92,7 +92,7 @@ func TestSeed_IsIdempotentAndAllOrNothing(t *testing.T) {
 	if out := e.Must("", "seed", "--file", testkit.ExampleSeed); strings.TrimSpace(out) != "seed applied: 0 changes" {
 		t.Fatalf("second seed changed something: %s", out)
 	}
-	bad := writeFile(t, "bad.yaml", `
+	bad := testkit.WriteFile(t, "bad.yaml", `
 permissions:
   - code: billing.read
 roles:
@@ -104,8 +104,8 @@ roles:
 	if after := e.Must("", "role", "list"); after != before {
 		t.Fatalf("a failed seed changed roles:\n%s", after)
 	}
-	assertFails(t, e.Run("", "seed", "--file", writeFile(t, "typo.yaml", "rolez: []\n")), "field rolez not found")
-	assertFails(t, e.Run("", "seed", "--file", writeFile(t, "code.yaml", "permissions: [{code: Inventory}]\n")), "invalid permission code")
+	assertFails(t, e.Run("", "seed", "--file", testkit.WriteFile(t, "typo.yaml", "rolez: []\n")), "field rolez not found")
+	assertFails(t, e.Run("", "seed", "--file", testkit.WriteFile(t, "code.yaml", "permissions: [{code: Inventory}]\n")), "invalid permission code")
 	assertFails(t, e.Run("", "seed", "--file", filepath.Join(t.TempDir(), "missing.yaml")), "no such file")
 }
 
@@ -116,9 +116,9 @@ func TestServe_InvalidConfigurationNamesTheVariable(t *testing.T) {
 	weak, _ := rsa.GenerateKey(rand.Reader, 1024)
 	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	ecDER, _ := x509.MarshalPKCS8PrivateKey(ec)
-	weakFile := writeFile(t, "weak.pem", string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(weak)})))
-	ecFile := writeFile(t, "ec.pem", string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: ecDER})))
-	garbage := writeFile(t, "garbage.pem", "hello")
+	weakFile := testkit.WriteFile(t, "weak.pem", string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(weak)})))
+	ecFile := testkit.WriteFile(t, "ec.pem", string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: ecDER})))
+	garbage := testkit.WriteFile(t, "garbage.pem", "hello")
 	cases := []struct {
 		args []string
 		want string
@@ -299,26 +299,6 @@ func TestKeysPublic_PrintsTheServedKey(t *testing.T) {
 	if got := strings.ReplaceAll(strings.TrimSuffix(line, "\n"), `\n`, "\n"); got != out {
 		t.Fatalf("keys public --one-line unescapes to %q, want the PEM %q", got, out)
 	}
-}
-
-func assertFails(t *testing.T, r testkit.Result, want string) {
-	t.Helper()
-	if r.Code != 1 {
-		t.Fatalf("exit code %d, want 1 (stderr %q)", r.Code, r.Stderr)
-	}
-	line := strings.TrimSpace(r.Stderr)
-	if strings.Contains(line, "\n") || !strings.HasPrefix(line, "iam: ") || !strings.Contains(line, want) {
-		t.Fatalf("stderr %q, want one line starting iam: and containing %q", r.Stderr, want)
-	}
-}
-
-func writeFile(t *testing.T, name, content string) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }
 
 func TestPasswordPolicy_AppliesToSuperuserAndSetPassword(t *testing.T) {

@@ -17,17 +17,6 @@ import (
 	"github.com/gaia-platform/iam/internal/testkit"
 )
 
-// serviceToken gets a client-credentials token for c.
-func serviceToken(t *testing.T, srv *testkit.Server, c credentials) string {
-	t.Helper()
-	r := postToken(t, srv, form("grant_type", "client_credentials"), "Authorization", basic(c.ClientID, c.ClientSecret))
-	if r.Status != http.StatusOK {
-		t.Fatalf("client credentials: %d %s", r.Status, r.Body)
-	}
-	tok, _ := r.JSON(t)["access_token"].(string)
-	return tok
-}
-
 // opaEvent is a decision as OPA's decision-log plugin reports it.
 func opaEvent(id, token, permission string, allow bool, reasons ...string) map[string]any {
 	return map[string]any{
@@ -99,7 +88,7 @@ func TestDecisionLogs_GzipUploadIsStoredRedactedQueryableAndIdempotent(t *testin
 	e := testkit.NewIAM(t)
 	e.WithUser("alice", alicePassword, "Analyst")
 	srv := e.Serve()
-	opa := serviceToken(t, srv, newService(t, e, "opa-sidecar", "iam-decision-logger"))
+	opa := srv.ServiceToken(t, e.NewService("opa-sidecar", "iam-decision-logger"))
 	alice := srv.Token(t, "alice", alicePassword)
 	allowed, denied := uuid.NewString(), uuid.NewString()
 	body := gzipJSON(t, []any{
@@ -118,13 +107,13 @@ func TestDecisionLogs_GzipUploadIsStoredRedactedQueryableAndIdempotent(t *testin
 	}
 
 	entries, out := decisionLogs(t, e)
-	wantStrings(t, "decisions, newest first", decisionIDs(entries), denied, allowed)
+	testkit.WantStrings(t, "decisions, newest first", decisionIDs(entries), denied, allowed)
 	sig := alice[strings.LastIndex(alice, ".")+1:]
 	if strings.Contains(out, sig) || strings.Contains(out, "eyJ") {
 		t.Fatalf("a stored decision holds the token: %s", out)
 	}
 	aliceID := e.UserID("alice")
-	jti := claims(t, srv, alice)["jti"]
+	jti := srv.Claims(t, alice)["jti"]
 	d := entries[0]
 	input, _ := d["input"].(map[string]any)
 	result, _ := d["result"].(map[string]any)
@@ -138,7 +127,7 @@ func TestDecisionLogs_GzipUploadIsStoredRedactedQueryableAndIdempotent(t *testin
 	if h, _ := input["headers"].(map[string]any); h["authorization"] != "Bearer [redacted]" {
 		t.Errorf("stored input headers %v: want the token in them redacted", input["headers"])
 	}
-	wantStrings(t, "reasons", d["reasons"], "permission_missing")
+	testkit.WantStrings(t, "reasons", d["reasons"], "permission_missing")
 	if labels, _ := d["labels"].(map[string]any); labels["id"] != "opa-7" {
 		t.Errorf("labels %v", d["labels"])
 	}
@@ -159,7 +148,7 @@ func TestDecisionLogs_GzipUploadIsStoredRedactedQueryableAndIdempotent(t *testin
 		{[]string{"--until", time.Now().Add(time.Hour).UTC().Format(time.RFC3339)}, []string{denied, allowed}},
 	} {
 		got, _ := decisionLogs(t, e, tc.args...)
-		wantStrings(t, strings.Join(tc.args, " "), decisionIDs(got), tc.want...)
+		testkit.WantStrings(t, strings.Join(tc.args, " "), decisionIDs(got), tc.want...)
 	}
 	first := e.Run("", "decision-logs", "list", "--limit", "1")
 	cursor := strings.TrimSpace(strings.TrimPrefix(strings.TrimSuffix(first.Stderr, " for the next page\n"), "more: add --cursor"))
@@ -167,7 +156,7 @@ func TestDecisionLogs_GzipUploadIsStoredRedactedQueryableAndIdempotent(t *testin
 		t.Fatalf("first page: exit %d, stderr %q", first.Code, first.Stderr)
 	}
 	second, _ := decisionLogs(t, e, "--limit", "1", "--cursor", cursor)
-	wantStrings(t, "second page", decisionIDs(second), allowed)
+	testkit.WantStrings(t, "second page", decisionIDs(second), allowed)
 
 	// The admin API answers the same queries.
 	e.Must(rootPassword+"\n", "createsuperuser", "--username", "root", "--password-stdin")
@@ -183,19 +172,19 @@ func TestDecisionLogs_GzipUploadIsStoredRedactedQueryableAndIdempotent(t *testin
 		var body struct {
 			Items []map[string]any `json:"items"`
 		}
-		if err := json.Unmarshal(mustAdmin(t, srv, root, http.MethodGet, "/decision-logs"+query, "", http.StatusOK).Body, &body); err != nil {
+		if err := json.Unmarshal(srv.MustAdmin(t, root, http.MethodGet, "/decision-logs"+query, "", http.StatusOK).Body, &body); err != nil {
 			t.Fatal(err)
 		}
-		wantStrings(t, "GET /admin/v1/decision-logs"+query, decisionIDs(body.Items), want...)
+		testkit.WantStrings(t, "GET /admin/v1/decision-logs"+query, decisionIDs(body.Items), want...)
 	}
-	firstPage := mustAdmin(t, srv, root, http.MethodGet, "/decision-logs?limit=1", "", http.StatusOK).JSON(t)
+	firstPage := srv.MustAdmin(t, root, http.MethodGet, "/decision-logs?limit=1", "", http.StatusOK).JSON(t)
 	next, _ := firstPage["next_cursor"].(string)
-	secondPage := mustAdmin(t, srv, root, http.MethodGet, "/decision-logs?limit=1&cursor="+next, "", http.StatusOK).JSON(t)
+	secondPage := srv.MustAdmin(t, root, http.MethodGet, "/decision-logs?limit=1&cursor="+next, "", http.StatusOK).JSON(t)
 	if items, _ := secondPage["items"].([]any); len(items) != 1 || items[0].(map[string]any)["decision_id"] != allowed || secondPage["next_cursor"] != nil {
 		t.Errorf("second page %v, want the older decision and no further cursor", secondPage)
 	}
 	for _, bad := range []string{"?outcome=maybe", "?since=yesterday", "?cursor=" + base64.RawURLEncoding.EncodeToString([]byte("x")), "?limit=0"} {
-		testkit.AssertError(t, admin(t, srv, root, http.MethodGet, "/decision-logs"+bad, ""), http.StatusBadRequest, "invalid_request")
+		testkit.AssertError(t, srv.Admin(t, root, http.MethodGet, "/decision-logs"+bad, ""), http.StatusBadRequest, "invalid_request")
 	}
 
 	evs := e.AuditEvents("decision_logs.received")
@@ -233,17 +222,17 @@ func TestDecisionLogs_OnlyAServiceTokenWithThePermissionUploads(t *testing.T) {
 	testkit.AssertError(t, upload(t, srv, srv.Token(t, "alice", alicePassword), body), http.StatusForbidden, "forbidden")
 	testkit.AssertError(t, upload(t, srv, srv.Token(t, "root", "cli-admin-pw-1234"), body), http.StatusForbidden, "forbidden")
 	// A service without the permission.
-	viewer := serviceToken(t, srv, newService(t, e, "reports", "Viewer"))
+	viewer := srv.ServiceToken(t, e.NewService("reports", "Viewer"))
 	testkit.AssertError(t, upload(t, srv, viewer, body), http.StatusForbidden, "forbidden")
 	// The published policy decides, as for the admin API: a disabled
 	// account's token and a logged-out token are refused at the next
 	// bundle, not at their expiry.
-	creds := newService(t, e, "opa-sidecar", "iam-decision-logger")
-	loggedOut := serviceToken(t, srv, creds)
+	creds := e.NewService("opa-sidecar", "iam-decision-logger")
+	loggedOut := srv.ServiceToken(t, creds)
 	if r := srv.Do(t, http.MethodPost, "/auth/logout", "", "Authorization", "Bearer "+loggedOut); r.Status != http.StatusNoContent {
 		t.Fatalf("logout: %d %s", r.Status, r.Body)
 	}
-	logger := serviceToken(t, srv, creds)
+	logger := srv.ServiceToken(t, creds)
 	empty := gzipJSON(t, []any{}) // accepted, stores nothing
 	if r := upload(t, srv, logger, empty); r.Status != http.StatusOK {
 		t.Fatalf("upload before the account is disabled: %d %s", r.Status, r.Body)
@@ -263,7 +252,7 @@ func TestDecisionLogs_OnlyAServiceTokenWithThePermissionUploads(t *testing.T) {
 func TestDecisionLogs_OversizedAndMalformedUploadsStoreNothing(t *testing.T) {
 	e := testkit.NewIAM(t)
 	srv := e.Serve("--decision-log-max-bytes", "65536", "--decision-log-max-events", "3")
-	opa := serviceToken(t, srv, newService(t, e, "opa-sidecar", "iam-decision-logger"))
+	opa := srv.ServiceToken(t, e.NewService("opa-sidecar", "iam-decision-logger"))
 	event := func() map[string]any { return opaEvent(uuid.NewString(), "", "inventory.read", true) }
 
 	// A gzip bomb: 8 MiB of JSON whitespace in about 8 KiB of gzip.
@@ -312,7 +301,7 @@ func TestDecisionLogs_OversizedAndMalformedUploadsStoreNothing(t *testing.T) {
 func TestDecisionLogs_NULIsStoredAsTheReplacementCharacter(t *testing.T) {
 	e := testkit.NewIAM(t)
 	srv := e.Serve()
-	opa := serviceToken(t, srv, newService(t, e, "opa-sidecar", "iam-decision-logger"))
+	opa := srv.ServiceToken(t, e.NewService("opa-sidecar", "iam-decision-logger"))
 	ev := opaEvent("decision\x00one", "", "inventory.read", true, "reason\x00")
 	ev["path"] = "gaia/authz\x00"
 	ev["labels"] = map[string]string{"id\x00": "opa\x00"}
@@ -341,7 +330,7 @@ func TestDecisionLogs_NULIsStoredAsTheReplacementCharacter(t *testing.T) {
 func TestDecisionLogs_RetentionDeletesOldDecisions(t *testing.T) {
 	e := testkit.NewIAM(t)
 	srv := e.Serve("--decision-log-retention", "2s")
-	opa := serviceToken(t, srv, newService(t, e, "opa-sidecar", "iam-decision-logger"))
+	opa := srv.ServiceToken(t, e.NewService("opa-sidecar", "iam-decision-logger"))
 	id := uuid.NewString()
 	if r := upload(t, srv, opa, gzipJSON(t, []any{opaEvent(id, "", "inventory.read", true)})); r.Status != http.StatusOK {
 		t.Fatalf("upload: %d %s", r.Status, r.Body)

@@ -113,8 +113,8 @@ func TestImportDjango_DjangoPasswordLogsInAndIsUpgraded(t *testing.T) {
 	}
 	roles, _ := tok.Get("roles")
 	perms, _ := tok.Get("permissions")
-	assertStrings(t, "roles", roles, "Analysts")
-	assertStrings(t, "permissions", perms, "analytics.report.export", "analytics.report.view", "inventory.read")
+	testkit.AssertStrings(t, "roles", roles, "Analysts")
+	testkit.AssertStrings(t, "permissions", perms, "analytics.report.export", "analytics.report.view", "inventory.read")
 
 	after := storedHash(t, e, "alice")
 	if !identity.IsArgon2id(after) || !identity.VerifyPassword(alicePassword, after) {

@@ -2,8 +2,8 @@ package cli_test
 
 import (
 	"context"
+	"crypto/rsa"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -17,10 +17,10 @@ import (
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
+	"github.com/lestrrat-go/jwx/v2/jwt"
 	opabundle "github.com/open-policy-agent/opa/v1/bundle"
 
 	"github.com/gaia-platform/iam/internal/testkit"
-	"github.com/gaia-platform/iam/sdk"
 )
 
 // storedKeys is the Serve flag of a server signing with the keys kept in
@@ -60,7 +60,7 @@ func TestKeysRotate_NewKeyPublishedAtOnceSignsAfterGraceOldKeyVerifiesUntilPrune
 	if got := kid(t, srv.Token(t, "alice", "correct horse battery")); got != k1 {
 		t.Fatalf("within the grace a token is signed by %s, want the old key %s", got, k1)
 	}
-	_, b := bundleWhere(t, srv, "", func(b opabundle.Bundle) bool { return sameKids(bundleKids(b), k1, k2[1]) })
+	_, b := srv.BundleWhere(t, "", func(b opabundle.Bundle) bool { return sameKids(bundleKids(b), k1, k2[1]) })
 	if got := b.Signatures.Signatures; len(got) != 1 || kid(t, got[0]) != k1 {
 		t.Errorf("within the grace the bundle is signed by %v, want %s", got, k1)
 	}
@@ -70,7 +70,7 @@ func TestKeysRotate_NewKeyPublishedAtOnceSignsAfterGraceOldKeyVerifiesUntilPrune
 	if got := kid(t, newToken); got != k2[1] {
 		t.Fatalf("after the grace a token is signed by %s, want the new key %s", got, k2[1])
 	}
-	bundleWhere(t, srv, "", func(b opabundle.Bundle) bool { return kid(t, b.Signatures.Signatures[0]) == k2[1] })
+	srv.BundleWhere(t, "", func(b opabundle.Bundle) bool { return kid(t, b.Signatures.Signatures[0]) == k2[1] })
 	wantKeysList(t, e, k1+" retiring", k2[1]+" active")
 	for _, tok := range []string{oldToken, newToken} {
 		if r := srv.Me(t, tok); r.Status != http.StatusOK {
@@ -87,7 +87,7 @@ func TestKeysRotate_NewKeyPublishedAtOnceSignsAfterGraceOldKeyVerifiesUntilPrune
 
 	e.Clock.Advance(6 * time.Minute) // past the retire-after
 	wantJWKS(t, srv, k2[1])
-	bundleWhere(t, srv, "", func(b opabundle.Bundle) bool { return sameKids(bundleKids(b), k2[1]) })
+	srv.BundleWhere(t, "", func(b opabundle.Bundle) bool { return sameKids(bundleKids(b), k2[1]) })
 	wantKeysList(t, e, k1+" retired", k2[1]+" active")
 	if out := e.Must("", "keys", "prune"); strings.TrimSpace(out) != "pruned "+k1 {
 		t.Errorf("keys prune printed %q, want pruned %s", out, k1)
@@ -133,8 +133,8 @@ func TestKeysRotate_ReplicasOnOneDatabaseAgree(t *testing.T) {
 			}
 		}
 	}
-	_, ba := bundleWhere(t, a, "", func(b opabundle.Bundle) bool { return kid(t, b.Signatures.Signatures[0]) == k2 })
-	_, bb := bundleWhere(t, b, "", func(b opabundle.Bundle) bool { return kid(t, b.Signatures.Signatures[0]) == k2 })
+	_, ba := a.BundleWhere(t, "", func(b opabundle.Bundle) bool { return kid(t, b.Signatures.Signatures[0]) == k2 })
+	_, bb := b.BundleWhere(t, "", func(b opabundle.Bundle) bool { return kid(t, b.Signatures.Signatures[0]) == k2 })
 	if ba.Manifest.Revision != bb.Manifest.Revision {
 		t.Errorf("replicas serve revisions %s and %s after the rotation, want one", ba.Manifest.Revision, bb.Manifest.Revision)
 	}
@@ -163,7 +163,7 @@ func TestKeysRotate_RevokeCurrentStopsTrustingTheOldKeyAtOnce(t *testing.T) {
 	if r := srv.Me(t, newToken); r.Status != http.StatusOK {
 		t.Fatalf("/auth/me with the new key's token: %d %s", r.Status, r.Body)
 	}
-	bundleWhere(t, srv, "", func(b opabundle.Bundle) bool { return sameKids(bundleKids(b), k3[1]) })
+	srv.BundleWhere(t, "", func(b opabundle.Bundle) bool { return sameKids(bundleKids(b), k3[1]) })
 	wantKeysList(t, e, k3[1]+" active")
 	revoked := e.AuditEvents("signing_key.revoked")
 	if len(revoked) != 2 || !slices.ContainsFunc(revoked, func(ev map[string]any) bool { return ev["target"] == "signing_key:"+k1 }) {
@@ -210,7 +210,7 @@ func TestKeysRotate_SDKKeepsAllowingAcrossARotation(t *testing.T) {
 	}
 	front := httptest.NewServer(proxy)
 	t.Cleanup(front.Close)
-	authz := readyAuthorizer(t, front.URL)
+	authz := testkit.ReadyAuthorizer(t, front.URL)
 	ctx := context.Background()
 	oldToken := srv.Token(t, "alice", "correct horse battery")
 	k1 := kid(t, oldToken)
@@ -224,7 +224,7 @@ func TestKeysRotate_SDKKeepsAllowingAcrossARotation(t *testing.T) {
 	if kid(t, newToken) == k1 {
 		t.Fatal("the new key does not sign after the grace")
 	}
-	r, _ := bundleWhere(t, srv, "", func(b opabundle.Bundle) bool { return kid(t, b.Signatures.Signatures[0]) == kid(t, newToken) })
+	r, _ := srv.BundleWhere(t, "", func(b opabundle.Bundle) bool { return kid(t, b.Signatures.Signatures[0]) == kid(t, newToken) })
 	served := strings.Trim(r.Header.Get("ETag"), `"`)
 	testkit.Eventually(t, 15*time.Second, "the SDK loads the bundle the new key signs", func() bool {
 		d, err := authz.Authorize(ctx, newToken, "inventory.read")
@@ -237,21 +237,37 @@ func TestKeysRotate_SDKKeepsAllowingAcrossARotation(t *testing.T) {
 	}
 }
 
-// --- helpers -------------------------------------------------------------
-
-// readyAuthorizer starts an SDK authorizer of the IAM at iamURL, polling
-// every second, and waits for its first bundle.
-func readyAuthorizer(t *testing.T, iamURL string) *sdk.Authorizer {
-	t.Helper()
-	authz, err := sdk.New(context.Background(), sdk.Config{IAMURL: iamURL, PollInterval: time.Second,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+// Without a key file, replicas on one database generate one signing key
+// between them and keep it there (`iam serve` with stored keys).
+func TestServe_ReplicasShareOneGeneratedKey(t *testing.T) {
+	t.Parallel()
+	e := testkit.NewIAM(t)
+	e.WithUser("alice", alicePassword, "Viewer")
+	a := e.Serve("--signing-key-file", "")
+	b := e.Serve("--signing-key-file", "")
+	ja, jb := a.Do(t, http.MethodGet, "/.well-known/jwks.json", ""), b.Do(t, http.MethodGet, "/.well-known/jwks.json", "")
+	if string(ja.Body) != string(jb.Body) {
+		t.Fatalf("replicas publish different keys:\n%s\n%s", ja.Body, jb.Body)
+	}
+	set, err := jwk.Parse(ja.Body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(authz.Close)
-	testkit.Eventually(t, 10*time.Second, "first bundle loaded", authz.Ready)
-	return authz
+	k, _ := set.Key(0)
+	var raw rsa.PublicKey
+	if err := k.Raw(&raw); err != nil || raw.N.BitLen() != 3072 {
+		t.Fatalf("generated key has %d bits, want 3072 (%v)", raw.N.BitLen(), err)
+	}
+	// A token from one replica verifies on the other.
+	if r := b.Me(t, a.Token(t, "alice", alicePassword)); r.Status != http.StatusOK {
+		t.Fatalf("replica b rejects replica a's token: %d %s", r.Status, r.Body)
+	}
+	if _, err := jwt.ParseString(a.Token(t, "alice", alicePassword), jwt.WithKeySet(set)); err != nil {
+		t.Fatal(err)
+	}
 }
+
+// --- helpers -------------------------------------------------------------
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 

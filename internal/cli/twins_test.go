@@ -120,7 +120,7 @@ func TestServiceDescribe_ShowsClientIDStateAndRolesNeverTheSecret(t *testing.T) 
 	t.Parallel()
 	e := testkit.NewIAM(t)
 	e.Must("", "seed", "--file", testkit.ExampleSeed)
-	c := newService(t, e, "reporting", "Viewer", "Analyst")
+	c := e.NewService("reporting", "Viewer", "Analyst")
 	out := e.Must("", "service", "describe", "reporting")
 	got := fields(t, out)
 	if got["name"] != "reporting" || got["client id"] != c.ClientID || got["state"] != "active" || got["roles"] != "Analyst, Viewer" {
@@ -141,18 +141,18 @@ func TestSessionCommands_ListAndEndOneOfAUsersSessions(t *testing.T) {
 	e := testkit.NewIAM(t)
 	e.WithUser("alice", alicePassword, "Analyst")
 	srv := e.Serve()
-	first, second := loginPair(t, srv, "alice", alicePassword), loginPair(t, srv, "alice", alicePassword)
+	first, second := srv.LoginPair(t, "alice", alicePassword), srv.LoginPair(t, "alice", alicePassword)
 
 	ids := sessionIDs(t, e, "alice")
 	if len(ids) != 2 {
 		t.Fatalf("session list alice: %q, want 2 sessions", ids)
 	}
-	oldest := oldestSession(t, srv, first.Access, ids)
+	oldest := srv.OldestSession(t, first.Access, ids)
 	if out := e.Must("", "session", "end", "ALICE", oldest); out != "ended session "+oldest+" of alice\n" {
 		t.Errorf("session end printed %q", out)
 	}
-	testkit.AssertError(t, refreshReq(t, srv, first.Refresh), http.StatusUnauthorized, "invalid_grant")
-	mustRefresh(t, srv, second.Refresh)
+	testkit.AssertError(t, srv.Refresh(t, first.Refresh), http.StatusUnauthorized, "invalid_grant")
+	srv.MustRefresh(t, second.Refresh)
 	if ids := sessionIDs(t, e, "alice"); len(ids) != 1 || ids[0] == oldest {
 		t.Errorf("session list after ending %s: %q", oldest, ids)
 	}
@@ -203,3 +203,6 @@ func sessionIDs(t *testing.T, e *testkit.IAM, args ...string) []string {
 	}
 	return ids
 }
+
+// str is v if it is a string, else "".
+func str(v any) string { s, _ := v.(string); return s }

@@ -19,7 +19,6 @@ import (
 const (
 	bodyLimit       = 64 << 10
 	errorsPassword  = "correct horse battery"
-	rootPassword    = "admin passphrase of some length"
 	formContentType = "application/x-www-form-urlencoded"
 )
 

@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"encoding/pem"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -174,4 +176,102 @@ func testPruneSigningKeys(t *testing.T, s Store) {
 	}
 	wantEvent(t, evs[0], audit.Event{At: at(27), Actor: "cli:ops", Action: audit.SigningKeyPruned, Target: "signing_key:test-kid-1",
 		Details: map[string]any{"retire_after": at(27).Format(time.RFC3339)}})
+}
+
+// The first signing key: generated once, however many callers ask at once.
+
+// fakeKey stands in for a generated key: stores keep the PEM as bytes and
+// never parse it, and generating real RSA keys would dominate the suite.
+func fakeKey(n int32) tokens.StoredKey {
+	return tokens.StoredKey{
+		ID:          fmt.Sprintf("test-kid-%d", n),
+		PrivatePEM:  pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: fmt.Appendf(nil, "stand-in key %d", n)}),
+		CreatedAt:   at(int(n)),
+		ActivatesAt: at(int(n)),
+	}
+}
+
+// countingGenerate returns distinct fake keys, so that two generations
+// would show as two different kids.
+func countingGenerate(calls *atomic.Int32) func() (tokens.StoredKey, error) {
+	return func() (tokens.StoredKey, error) { return fakeKey(calls.Add(1)), nil }
+}
+
+func testSigningKeyOnce(t *testing.T, s Store) {
+	var calls atomic.Int32
+	gen := countingGenerate(&calls)
+	want := fakeKey(1)
+	for i := range 3 {
+		got, err := s.EnsureSigningKey(t.Context(), gen)
+		if err != nil {
+			t.Fatalf("EnsureSigningKey call %d: %v", i+1, err)
+		}
+		if got.ID != want.ID || string(got.PrivatePEM) != string(want.PrivatePEM) || !got.CreatedAt.Equal(want.CreatedAt) {
+			t.Fatalf("EnsureSigningKey call %d = %s created %v, want %s created %v", i+1, got.ID, got.CreatedAt, want.ID, want.CreatedAt)
+		}
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("generate called %d times, want 1", n)
+	}
+	if n := countEvents(t, s, audit.SigningKeyCreated); n != 1 {
+		t.Errorf("%d %s events, want 1", n, audit.SigningKeyCreated)
+	}
+}
+
+func testSigningKeyConcurrent(t *testing.T, s Store) {
+	const callers = 4
+	var calls atomic.Int32
+	var entered sync.WaitGroup
+	entered.Add(callers)
+	// Generating only once every caller has entered EnsureSigningKey keeps
+	// the first caller's window open while the others arrive, so a store
+	// that does not serialise generation shows it. A correct store cannot
+	// deadlock here: callers enter before they wait on one another.
+	gen := func() (tokens.StoredKey, error) {
+		entered.Wait()
+		return fakeKey(calls.Add(1)), nil
+	}
+	kids := make([]string, callers)
+	errs := make([]error, callers)
+	var ready, wg sync.WaitGroup
+	ready.Add(callers)
+	for i := range callers {
+		wg.Go(func() {
+			// A read first, side by side, so that a store with a
+			// connection pool has connections ready for every caller.
+			if _, err := s.Roles(t.Context()); err != nil {
+				t.Error(err)
+			}
+			ready.Done()
+			ready.Wait()
+			entered.Done()
+			k, err := s.EnsureSigningKey(t.Context(), gen)
+			kids[i], errs[i] = k.ID, err
+		})
+	}
+	wg.Wait()
+	for i := range callers {
+		if errs[i] != nil {
+			t.Errorf("caller %d: %v", i, errs[i])
+		} else if kids[i] != kids[0] {
+			t.Errorf("callers got kids %q, want one kid for all", kids)
+			break
+		}
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("generate called %d times, want 1", n)
+	}
+}
+
+func testSigningKeyGenerateError(t *testing.T, s Store) {
+	boom := errors.New("entropy ran out")
+	_, err := s.EnsureSigningKey(t.Context(), func() (tokens.StoredKey, error) { return tokens.StoredKey{}, boom })
+	if !errors.Is(err, boom) {
+		t.Fatalf("EnsureSigningKey with failing generate = %v, want %v", err, boom)
+	}
+	var calls atomic.Int32
+	got, err := s.EnsureSigningKey(t.Context(), countingGenerate(&calls))
+	if err != nil || got.ID != fakeKey(1).ID || calls.Load() != 1 {
+		t.Errorf("EnsureSigningKey after a failed generate = %s, %v with %d calls; want a fresh key", got.ID, err, calls.Load())
+	}
 }

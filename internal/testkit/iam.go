@@ -65,9 +65,9 @@ func (e *IAM) io(in io.Reader, out, errw io.Writer) cli.IO {
 // installations: unset or "postgres" for a fresh PostgreSQL database
 // (DatabaseURL), "sqlite" for a fresh SQLite file in the test's temporary
 // directory. `make test` runs the end-to-end packages (internal/cli,
-// cmd/...) once on each:
+// internal/httpapi, cmd/...) once on each:
 //
-//	IAM_TEST_STORE=sqlite go test ./internal/cli/ ./cmd/...
+//	IAM_TEST_STORE=sqlite go test ./internal/cli/ ./internal/httpapi/ ./cmd/...
 const EnvStore = "IAM_TEST_STORE"
 
 // NewIAM gives t its own IAM installation, on the store IAM_TEST_STORE
@@ -187,7 +187,8 @@ func (l *LockedBuffer) String() string {
 	return l.b.String()
 }
 
-// Server is a running `iam serve`.
+// Server is a running `iam serve`. One made of only a URL calls the IAM
+// handler served there, as internal/app's test does.
 type Server struct {
 	URL  string
 	Logs *LockedBuffer

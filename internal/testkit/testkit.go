@@ -1,7 +1,8 @@
 // Package testkit is the one home of shared test helpers: a fresh
 // PostgreSQL database per test (or, under IAM_TEST_STORE=sqlite, a fresh
-// SQLite file for NewIAM's end-to-end tests) and a reusable signing key.
-// Never import it from non-test code.
+// SQLite file for NewIAM's end-to-end tests), a reusable signing key, the
+// iam command run in-process and the calls of its HTTP API that tests of
+// several packages make. Never import it from non-test code.
 package testkit
 
 import (
@@ -35,8 +36,9 @@ var (
 
 // DatabaseURL returns the URL of a new, empty database, dropped when t
 // ends. The server is IAM_TEST_DATABASE_URL's, else a PostgreSQL started
-// with dockertest; with neither the test is skipped, except under CI=true
-// where it fails, so CI cannot pass without a real database.
+// with dockertest; with neither the test is skipped, and the developer
+// told so in one line (announceSkip), except under CI=true where it
+// fails, so CI cannot pass without a real database.
 func DatabaseURL(t testing.TB) string {
 	t.Helper()
 	serverOnce.Do(func() { serverURL, serverErr = server() })
@@ -44,6 +46,7 @@ func DatabaseURL(t testing.TB) string {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("no database for this test under CI=true: %v", serverErr)
 		}
+		announceSkip(serverErr)
 		t.Skipf("skipping database test: %v", serverErr)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -1,40 +1,13 @@
-package cli_test
+package httpapi_test
 
 import (
-	"encoding/json"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gaia-platform/iam/internal/testkit"
 )
-
-// loginFrom posts a login with header name/value pairs (X-Forwarded-For).
-func loginFrom(t *testing.T, srv *testkit.Server, username, password string, header ...string) testkit.Response {
-	t.Helper()
-	body, _ := json.Marshal(map[string]string{"username": username, "password": password})
-	return srv.Do(t, http.MethodPost, "/auth/login", string(body), append([]string{"Content-Type", "application/json"}, header...)...)
-}
-
-// failLogins makes n failed logins of username, each answered 401.
-func failLogins(t *testing.T, srv *testkit.Server, n int, username string, header ...string) {
-	t.Helper()
-	for range n {
-		testkit.AssertError(t, loginFrom(t, srv, username, "not the password!", header...), http.StatusUnauthorized, "invalid_credentials")
-	}
-}
-
-// assertThrottled checks a 429 with the throttled body and a Retry-After
-// of want.
-func assertThrottled(t *testing.T, r testkit.Response, want time.Duration) {
-	t.Helper()
-	testkit.AssertError(t, r, http.StatusTooManyRequests, "too_many_attempts")
-	if ra, want := r.Header.Get("Retry-After"), strconv.Itoa(int(want/time.Second)); ra != want {
-		t.Fatalf("Retry-After %q, want %s", ra, want)
-	}
-}
 
 // newThrottledIAM is an installation with alice, on a clock tests move.
 func newThrottledIAM(t *testing.T) (*testkit.IAM, *testkit.Clock) {
@@ -50,10 +23,10 @@ func TestThrottle_AccountLocksAfterFiveFailuresUntilTheLockEnds(t *testing.T) {
 	t.Parallel()
 	e, clock := newThrottledIAM(t)
 	srv := e.Serve()
-	failLogins(t, srv, 5, "alice")
+	srv.FailLogins(t, 5, "alice")
 	// Locked: even the right password is refused, before any hashing.
-	assertThrottled(t, srv.Login(t, "alice", alicePassword), time.Minute)
-	assertThrottled(t, srv.Login(t, "ALICE", "not the password!"), time.Minute)
+	testkit.AssertThrottled(t, srv.Login(t, "alice", alicePassword), time.Minute)
+	testkit.AssertThrottled(t, srv.Login(t, "ALICE", "not the password!"), time.Minute)
 	if n := len(e.AuditEvents("auth.login.failed")); n != 5 {
 		t.Errorf("%d auth.login.failed events, want 5: a refused attempt is not a password check", n)
 	}
@@ -63,12 +36,12 @@ func TestThrottle_AccountLocksAfterFiveFailuresUntilTheLockEnds(t *testing.T) {
 	}
 
 	clock.Advance(59 * time.Second)
-	assertThrottled(t, srv.Login(t, "alice", alicePassword), time.Second)
+	testkit.AssertThrottled(t, srv.Login(t, "alice", alicePassword), time.Second)
 	clock.Advance(time.Second)
 	srv.Token(t, "alice", alicePassword)
 
 	// The success forgot the failures: four more do not lock again.
-	failLogins(t, srv, 4, "alice")
+	srv.FailLogins(t, 4, "alice")
 	srv.Token(t, "alice", alicePassword)
 }
 
@@ -77,8 +50,8 @@ func TestThrottle_SuccessiveLocksDouble(t *testing.T) {
 	e, clock := newThrottledIAM(t)
 	srv := e.Serve("--login-lock-base", "1m", "--login-lock-max", "3m")
 	for _, want := range []time.Duration{time.Minute, 2 * time.Minute, 3 * time.Minute} {
-		failLogins(t, srv, 5, "alice")
-		assertThrottled(t, srv.Login(t, "alice", alicePassword), want)
+		srv.FailLogins(t, 5, "alice")
+		testkit.AssertThrottled(t, srv.Login(t, "alice", alicePassword), want)
 		clock.Advance(want)
 	}
 	srv.Token(t, "alice", alicePassword)
@@ -90,8 +63,8 @@ func TestThrottle_UnknownAccountLocksWithTheSameAnswer(t *testing.T) {
 	srv := e.Serve()
 	// Different client IPs would not matter; the account names are what
 	// lock here, one that exists and one that does not.
-	failLogins(t, srv, 5, "alice")
-	failLogins(t, srv, 5, "nobody")
+	srv.FailLogins(t, 5, "alice")
+	srv.FailLogins(t, 5, "nobody")
 	known := srv.Login(t, "alice", alicePassword)
 	unknown := srv.Login(t, "nobody", alicePassword)
 	if string(known.Body) != string(unknown.Body) || known.Status != unknown.Status ||
@@ -99,7 +72,7 @@ func TestThrottle_UnknownAccountLocksWithTheSameAnswer(t *testing.T) {
 		t.Fatalf("locked existing account: %d %s (Retry-After %s); unknown: %d %s (Retry-After %s); want the same",
 			known.Status, known.Body, known.Header.Get("Retry-After"), unknown.Status, unknown.Body, unknown.Header.Get("Retry-After"))
 	}
-	assertThrottled(t, known, time.Minute)
+	testkit.AssertThrottled(t, known, time.Minute)
 	out := e.Must("", "security", "blocks")
 	if !strings.Contains(out, "user  alice") || !strings.Contains(out, "user  nobody") {
 		t.Errorf("iam security blocks:\n%s\nwant alice and nobody", out)
@@ -111,9 +84,9 @@ func TestThrottle_IPBlockedAfterFailuresOverManyNames(t *testing.T) {
 	e, clock := newThrottledIAM(t)
 	srv := e.Serve("--login-max-failures-ip", "6")
 	for _, name := range []string{"a1", "a2", "a3", "a4", "a5", "a6"} {
-		failLogins(t, srv, 1, name)
+		srv.FailLogins(t, 1, name)
 	}
-	assertThrottled(t, srv.Login(t, "alice", alicePassword), time.Minute)
+	testkit.AssertThrottled(t, srv.Login(t, "alice", alicePassword), time.Minute)
 	blocked := e.AuditEvents("ip.blocked")
 	if len(blocked) != 1 || blocked[0]["target"] != "ip:127.0.0.1" || blocked[0]["ip"] != "127.0.0.1" {
 		t.Fatalf("ip.blocked events %v, want one on ip:127.0.0.1", blocked)
@@ -134,11 +107,11 @@ func TestThrottle_ForwardedForOnlyFromTrustedProxies(t *testing.T) {
 		// The client is the right-most address that is not a trusted
 		// proxy; what it wrote itself further left is not believed.
 		xff := []string{"X-Forwarded-For", "198.51.100.66, 203.0.113.9, 10.1.2.3"}
-		failLogins(t, srv, 1, "a1", xff...)
-		failLogins(t, srv, 1, "a2", xff...)
-		assertThrottled(t, loginFrom(t, srv, "alice", alicePassword, "X-Forwarded-For", "203.0.113.9"), time.Minute)
+		srv.FailLogins(t, 1, "a1", xff...)
+		srv.FailLogins(t, 1, "a2", xff...)
+		testkit.AssertThrottled(t, srv.LoginFrom(t, "alice", alicePassword, "X-Forwarded-For", "203.0.113.9"), time.Minute)
 		// Another client behind the same proxy is not blocked.
-		if r := loginFrom(t, srv, "alice", alicePassword, "X-Forwarded-For", "203.0.113.10"); r.Status != http.StatusOK {
+		if r := srv.LoginFrom(t, "alice", alicePassword, "X-Forwarded-For", "203.0.113.10"); r.Status != http.StatusOK {
 			t.Fatalf("another client behind the proxy: %d %s", r.Status, r.Body)
 		}
 		blocked := e.AuditEvents("ip.blocked")
@@ -154,11 +127,11 @@ func TestThrottle_ForwardedForOnlyFromTrustedProxies(t *testing.T) {
 		t.Parallel()
 		e, _ := newThrottledIAM(t)
 		srv := e.Serve("--login-max-failures-ip", "2", "--trusted-proxies", "10.0.0.0/8")
-		failLogins(t, srv, 1, "a1", "X-Forwarded-For", "203.0.113.9")
-		failLogins(t, srv, 1, "a2", "X-Forwarded-For", "203.0.113.10")
+		srv.FailLogins(t, 1, "a1", "X-Forwarded-For", "203.0.113.9")
+		srv.FailLogins(t, 1, "a2", "X-Forwarded-For", "203.0.113.10")
 		// The peer is no trusted proxy: the header is ignored, and a new
 		// one does not get around the block.
-		assertThrottled(t, loginFrom(t, srv, "alice", alicePassword, "X-Forwarded-For", "192.0.2.77"), time.Minute)
+		testkit.AssertThrottled(t, srv.LoginFrom(t, "alice", alicePassword, "X-Forwarded-For", "192.0.2.77"), time.Minute)
 		blocked := e.AuditEvents("ip.blocked")
 		if len(blocked) != 1 || blocked[0]["target"] != "ip:127.0.0.1" {
 			t.Fatalf("ip.blocked events %v, want one on the socket's ip:127.0.0.1", blocked)
@@ -180,43 +153,7 @@ func TestThrottle_PasswordGrantIsThrottledInOAuthShape(t *testing.T) {
 		t.Errorf("Retry-After %q, want 60", ra)
 	}
 	// The lock is the account name's, on every password path.
-	assertThrottled(t, srv.Login(t, "alice", alicePassword), time.Minute)
-}
-
-func TestSecurityCLI_UnblockLiftsTheLockAtOnce(t *testing.T) {
-	t.Parallel()
-	e, _ := newThrottledIAM(t)
-	srv := e.Serve("--login-max-failures-ip", "5")
-	failLogins(t, srv, 5, "alice")
-	assertThrottled(t, srv.Login(t, "alice", alicePassword), time.Minute)
-
-	if out := e.Must("", "security", "unblock", "--user", "Alice"); out != "unblocked user Alice\n" {
-		t.Errorf("unblock --user: %q", out)
-	}
-	// The IP reached its limit too: alice is still refused until it is
-	// lifted.
-	assertThrottled(t, srv.Login(t, "alice", alicePassword), time.Minute)
-	if out := e.Must("", "security", "unblock", "--ip", "127.0.0.1"); out != "unblocked ip 127.0.0.1\n" {
-		t.Errorf("unblock --ip: %q", out)
-	}
-	srv.Token(t, "alice", alicePassword)
-	if out := e.Must("", "security", "unblock", "--ip", "127.0.0.1"); !strings.Contains(out, "was not blocked") {
-		t.Errorf("second unblock --ip: %q, want that there was nothing to lift", out)
-	}
-	unblocked := e.AuditEvents("security.unblocked")
-	if len(unblocked) != 2 {
-		t.Errorf("security.unblocked events %v, want 2", unblocked)
-	}
-	for _, args := range [][]string{
-		{"security", "unblock"},
-		{"security", "unblock", "--ip", "127.0.0.1", "--user", "alice"},
-		{"security", "unblock", "--ip", "not-an-ip"},
-	} {
-		r := e.Run("", args...)
-		if r.Code == 0 || strings.Count(strings.TrimSpace(r.Stderr), "\n") != 0 || r.Stderr == "" {
-			t.Errorf("iam %s: exit %d, stderr %q; want a one-line error", strings.Join(args, " "), r.Code, r.Stderr)
-		}
-	}
+	testkit.AssertThrottled(t, srv.Login(t, "alice", alicePassword), time.Minute)
 }
 
 // Any storable name may be sent and is counted: one longer than an index
@@ -226,6 +163,6 @@ func TestThrottle_OverlongNamesAreCountedToo(t *testing.T) {
 	e, _ := newThrottledIAM(t)
 	srv := e.Serve()
 	name := strings.Repeat("ŋ", 20000)
-	failLogins(t, srv, 5, name)
-	assertThrottled(t, srv.Login(t, name, alicePassword), time.Minute)
+	srv.FailLogins(t, 5, name)
+	testkit.AssertThrottled(t, srv.Login(t, name, alicePassword), time.Minute)
 }

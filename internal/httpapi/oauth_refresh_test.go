@@ -1,4 +1,4 @@
-package cli_test
+package httpapi_test
 
 import (
 	"context"
@@ -17,11 +17,6 @@ import (
 )
 
 const revokePath = "/oauth/revoke"
-
-func refreshGrant(t *testing.T, srv *testkit.Server, refresh string) testkit.Response {
-	t.Helper()
-	return postToken(t, srv, form("grant_type", "refresh_token", "refresh_token", refresh))
-}
 
 func postRevoke(t *testing.T, srv *testkit.Server, body string, header ...string) testkit.Response {
 	t.Helper()
@@ -44,7 +39,7 @@ func TestOAuthToken_RefreshGrantRotatesTheSession(t *testing.T) {
 	e := testkit.NewIAM(t)
 	e.WithUser("alice", alicePassword, "Analyst")
 	srv := e.Serve()
-	first := loginPair(t, srv, "alice", alicePassword)
+	first := srv.LoginPair(t, "alice", alicePassword)
 	r := refreshGrant(t, srv, first.Refresh)
 	if r.Status != http.StatusOK {
 		t.Fatalf("refresh grant: %d %s", r.Status, r.Body)
@@ -56,17 +51,17 @@ func TestOAuthToken_RefreshGrantRotatesTheSession(t *testing.T) {
 	if r.Header.Get("Cache-Control") != "no-store" {
 		t.Errorf("Cache-Control %q, want no-store", r.Header.Get("Cache-Control"))
 	}
-	second := pairOf(t, r)
+	second := testkit.PairOf(t, r)
 	if second.Refresh == first.Refresh {
 		t.Fatal("the refresh grant returned the same refresh token")
 	}
-	if c := claims(t, srv, second.Access); c["username"] != "alice" || c["type"] != "user" {
+	if c := srv.Claims(t, second.Access); c["username"] != "alice" || c["type"] != "user" {
 		t.Errorf("claims %v, want alice's user token", c)
 	}
-	wantStrings(t, "permissions", claims(t, srv, second.Access)["permissions"], "analytics.report.view", "inventory.read")
+	testkit.WantStrings(t, "permissions", srv.Claims(t, second.Access)["permissions"], "analytics.report.view", "inventory.read")
 	// The grant and /auth/refresh rotate one chain: each spends what the
 	// other issued.
-	third := mustRefresh(t, srv, second.Refresh)
+	third := srv.MustRefresh(t, second.Refresh)
 	if r := refreshGrant(t, srv, third.Refresh); r.Status != http.StatusOK {
 		t.Fatalf("refresh grant of /auth/refresh's token: %d %s", r.Status, r.Body)
 	}
@@ -84,12 +79,12 @@ func TestOAuthToken_ReuseAcrossTheTwoRefreshEndpointsIsDetected(t *testing.T) {
 	e := testkit.NewIAM(t)
 	e.WithUser("alice", alicePassword, "Analyst")
 	srv := e.Serve("--refresh-reuse-grace", "0") // any second use is theft
-	p := loginPair(t, srv, "alice", alicePassword)
-	next := pairOf(t, refreshGrant(t, srv, p.Refresh))
-	testkit.AssertError(t, refreshReq(t, srv, p.Refresh), http.StatusUnauthorized, "invalid_grant")
+	p := srv.LoginPair(t, "alice", alicePassword)
+	next := testkit.PairOf(t, refreshGrant(t, srv, p.Refresh))
+	testkit.AssertError(t, srv.Refresh(t, p.Refresh), http.StatusUnauthorized, "invalid_grant")
 	assertOAuthError(t, refreshGrant(t, srv, next.Refresh), http.StatusBadRequest, "invalid_grant")
-	q := loginPair(t, srv, "alice", alicePassword)
-	mustRefresh(t, srv, q.Refresh)
+	q := srv.LoginPair(t, "alice", alicePassword)
+	srv.MustRefresh(t, q.Refresh)
 	assertOAuthError(t, refreshGrant(t, srv, q.Refresh), http.StatusBadRequest, "invalid_grant")
 	if n := len(e.AuditEvents("refresh_token.reused")); n != 2 {
 		t.Errorf("%d refresh_token.reused events, want 2", n)
@@ -100,10 +95,10 @@ func TestOAuthToken_RefreshGrantErrors(t *testing.T) {
 	t.Parallel()
 	e := testkit.NewIAM(t)
 	e.WithUser("alice", alicePassword, "Analyst")
-	creds := newService(t, e, "web")
+	creds := e.NewService("web")
 	srv := e.Serve("--refresh-idle-timeout", "1s")
-	live := loginPair(t, srv, "alice", alicePassword)
-	idle := loginPair(t, srv, "alice", alicePassword)
+	live := srv.LoginPair(t, "alice", alicePassword)
+	idle := srv.LoginPair(t, "alice", alicePassword)
 	assertOAuthError(t, postToken(t, srv, form("grant_type", "refresh_token")), http.StatusBadRequest, "invalid_request")
 	assertOAuthError(t, refreshGrant(t, srv, "not-a-token"), http.StatusBadRequest, "invalid_grant")
 	// A client that authenticates must do so correctly, and a failed
@@ -114,7 +109,7 @@ func TestOAuthToken_RefreshGrantErrors(t *testing.T) {
 	if r.Status != http.StatusOK {
 		t.Fatalf("refresh grant by an authenticated client: %d %s", r.Status, r.Body)
 	}
-	live = pairOf(t, r)
+	live = testkit.PairOf(t, r)
 	time.Sleep(1100 * time.Millisecond)
 	assertOAuthError(t, refreshGrant(t, srv, idle.Refresh), http.StatusBadRequest, "invalid_grant")
 	if n := len(e.AuditEvents("refresh_token.reused")); n != 0 {
@@ -149,7 +144,7 @@ func TestOAuthToken_XOAuth2PasswordClientRefreshesByItself(t *testing.T) {
 	if renewed.AccessToken == tok.AccessToken || renewed.RefreshToken == tok.RefreshToken || time.Until(renewed.Expiry) < 14*time.Minute {
 		t.Errorf("renewed token %+v is not a fresh pair", renewed)
 	}
-	if c := claims(t, srv, renewed.AccessToken); c["username"] != "alice" {
+	if c := srv.Claims(t, renewed.AccessToken); c["username"] != "alice" {
 		t.Errorf("claims %v", c)
 	}
 	if n := len(e.AuditEvents("refresh_token.rotated")); n != 1 {
@@ -163,8 +158,8 @@ func TestOAuthRevoke_RefreshTokenEndsItsSession(t *testing.T) {
 	e.WithUser("alice", alicePassword, "Analyst")
 	aliceID := e.UserID("alice")
 	srv := e.Serve()
-	p := loginPair(t, srv, "alice", alicePassword)
-	other := loginPair(t, srv, "alice", alicePassword)
+	p := srv.LoginPair(t, "alice", alicePassword)
+	other := srv.LoginPair(t, "alice", alicePassword)
 	// No client authentication: holding the token is the credential.
 	assertRevoked(t, postRevoke(t, srv, form("token", p.Refresh, "token_type_hint", "refresh_token")))
 	assertOAuthError(t, refreshGrant(t, srv, p.Refresh), http.StatusBadRequest, "invalid_grant")
@@ -175,13 +170,13 @@ func TestOAuthRevoke_RefreshTokenEndsItsSession(t *testing.T) {
 		t.Errorf("session.revoked events %v, want one of alice's with reason revocation", ev)
 	}
 	// A spent token still names its session: revoking it ends the session.
-	q := mustRefresh(t, srv, other.Refresh)
+	q := srv.MustRefresh(t, other.Refresh)
 	assertRevoked(t, postRevoke(t, srv, form("token", other.Refresh)))
-	testkit.AssertError(t, refreshReq(t, srv, q.Refresh), http.StatusUnauthorized, "invalid_grant")
+	testkit.AssertError(t, srv.Refresh(t, q.Refresh), http.StatusUnauthorized, "invalid_grant")
 	if n := len(e.AuditEvents("refresh_token.reused")); n != 0 {
 		t.Errorf("%d reuse events: revoking a spent token is not reuse", n)
 	}
-	if s := listSessions(t, srv, loginPair(t, srv, "alice", alicePassword).Access); len(s) != 1 {
+	if s := srv.Sessions(t, srv.LoginPair(t, "alice", alicePassword).Access); len(s) != 1 {
 		t.Errorf("sessions %v, want only the new login's", s)
 	}
 }
@@ -190,11 +185,11 @@ func TestOAuthRevoke_AccessTokenIsPublishedUntilItExpires(t *testing.T) {
 	t.Parallel()
 	e := testkit.NewIAM(t)
 	e.WithUser("alice", alicePassword, "Analyst")
-	creds := newService(t, e, "reporting", "Analyst")
+	creds := e.NewService("reporting", "Analyst")
 	srv := e.Serve()
-	p := loginPair(t, srv, "alice", alicePassword)
+	p := srv.LoginPair(t, "alice", alicePassword)
 	service := postToken(t, srv, form("grant_type", "client_credentials"), "Authorization", basic(creds.ClientID, creds.ClientSecret)).JSON(t)["access_token"].(string)
-	stale, _ := bundle(t, srv, "")
+	stale, _ := srv.Bundle(t, "")
 	assertRevoked(t, postRevoke(t, srv, form("token", p.Access, "token_type_hint", "access_token")))
 	// The hint is ignored, and an authenticated client may revoke too.
 	assertRevoked(t, postRevoke(t, srv, form("token", service, "token_type_hint", "refresh_token"), "Authorization", basic(creds.ClientID, creds.ClientSecret)))
@@ -203,7 +198,7 @@ func TestOAuthRevoke_AccessTokenIsPublishedUntilItExpires(t *testing.T) {
 		c := claimsOf(t, tok)
 		want[c["jti"].(string)] = int64(c["exp"].(float64))
 	}
-	_, b := bundleWhere(t, srv, stale.Header.Get("ETag"), func(b opabundle.Bundle) bool {
+	_, b := srv.BundleWhere(t, stale.Header.Get("ETag"), func(b opabundle.Bundle) bool {
 		return len(revocations(b, "jti")) == 2
 	})
 	for jti, exp := range want {
@@ -211,9 +206,9 @@ func TestOAuthRevoke_AccessTokenIsPublishedUntilItExpires(t *testing.T) {
 			t.Errorf("jti %s revoked until %d, want the token's exp %d", jti, got, exp)
 		}
 	}
-	wantDecision(t, b, p.Access, "inventory.read", false, "token_revoked")
+	testkit.WantDecision(t, b, p.Access, "inventory.read", false, "token_revoked")
 	// The session is untouched: revoking an access token ends only it.
-	mustRefresh(t, srv, p.Refresh)
+	srv.MustRefresh(t, p.Refresh)
 	assertRevoked(t, postRevoke(t, srv, form("token", p.Access)))
 	ev := e.AuditEvents("token.revoked")
 	if len(ev) != 2 {
@@ -230,9 +225,9 @@ func TestOAuthRevoke_UnknownTokensAre200AndBadRequestsAreErrors(t *testing.T) {
 	t.Parallel()
 	e := testkit.NewIAM(t)
 	e.WithUser("alice", alicePassword, "Analyst")
-	creds := newService(t, e, "web")
+	creds := e.NewService("web")
 	srv := e.Serve("--access-token-ttl", "1s")
-	p := loginPair(t, srv, "alice", alicePassword)
+	p := srv.LoginPair(t, "alice", alicePassword)
 	time.Sleep(1100 * time.Millisecond) // p.Access is expired: nothing to revoke
 	forged := p.Access[:strings.LastIndex(p.Access, ".")+1] + "c2lnbmF0dXJl"
 	for name, tok := range map[string]string{
@@ -252,9 +247,9 @@ func TestOAuthRevoke_UnknownTokensAre200AndBadRequestsAreErrors(t *testing.T) {
 	assertOAuthError(t, postRevoke(t, srv, form("token_type_hint", "access_token")), http.StatusBadRequest, "invalid_request")
 	assertOAuthError(t, srv.Do(t, http.MethodPost, revokePath, `{"token":"x"}`, "Content-Type", "application/json"), http.StatusBadRequest, "invalid_request")
 	assertOAuthError(t, postRevoke(t, srv, "token=a&token=b"), http.StatusBadRequest, "invalid_request")
-	// Wrong client credentials are refused and revoke nothing.
+	// Wrong client testkit.Credentials are refused and revoke nothing.
 	assertOAuthError(t, postRevoke(t, srv, form("token", p.Refresh), "Authorization", basic(creds.ClientID, "wrong")), http.StatusUnauthorized, "invalid_client")
-	mustRefresh(t, srv, p.Refresh)
+	srv.MustRefresh(t, p.Refresh)
 	testkit.AssertError(t, srv.Do(t, http.MethodGet, revokePath, ""), http.StatusMethodNotAllowed, "method_not_allowed")
 }
 
@@ -277,7 +272,7 @@ func TestDiscovery_ListsEveryEndpointAndGrant(t *testing.T) {
 	if d["issuer"] != "gaia-iam" {
 		t.Errorf("issuer %v", d["issuer"])
 	}
-	wantStrings(t, "revocation_endpoint_auth_methods_supported", d["revocation_endpoint_auth_methods_supported"], "client_secret_basic", "client_secret_post", "none")
+	testkit.WantStrings(t, "revocation_endpoint_auth_methods_supported", d["revocation_endpoint_auth_methods_supported"], "client_secret_basic", "client_secret_post", "none")
 	// Every endpoint listed answers: none is a 404.
 	for key, v := range d {
 		u, ok := v.(string)
@@ -298,13 +293,13 @@ func TestRefreshReuse_ReachesAnSDKAuthorizerAtTheNextPoll(t *testing.T) {
 	e := testkit.NewIAM(t)
 	e.WithUser("alice", alicePassword, "Analyst")
 	srv := e.Serve("--refresh-reuse-grace", "0") // any second use is theft
-	authz := readyAuthorizer(t, srv.URL)
+	authz := testkit.ReadyAuthorizer(t, srv.URL)
 	ctx := context.Background()
-	stolen := loginPair(t, srv, "alice", alicePassword)
+	stolen := srv.LoginPair(t, "alice", alicePassword)
 	if d, err := authz.Authorize(ctx, stolen.Access, "inventory.read"); err != nil || !d.Allow {
 		t.Fatalf("before the theft: %+v, %v", d, err)
 	}
-	pairOf(t, refreshGrant(t, srv, stolen.Refresh)) // the legitimate client
+	testkit.PairOf(t, refreshGrant(t, srv, stolen.Refresh)) // the legitimate client
 	assertOAuthError(t, refreshGrant(t, srv, stolen.Refresh), http.StatusBadRequest, "invalid_grant")
 	replayed := time.Now()
 	// Bundle compilation and one poll of 1s, with room for a loaded machine.

@@ -1,4 +1,4 @@
-package cli_test
+package httpapi_test
 
 import (
 	"encoding/json"
@@ -18,12 +18,12 @@ func changePassword(t *testing.T, srv *testkit.Server, access string, fields map
 }
 
 // twoSessions serves an installation where alice has logged in twice.
-func twoSessions(t *testing.T) (e *testkit.IAM, srv *testkit.Server, mine, other pair) {
+func twoSessions(t *testing.T) (e *testkit.IAM, srv *testkit.Server, mine, other testkit.Pair) {
 	t.Helper()
 	e = testkit.NewIAM(t)
 	e.WithUser("alice", alicePassword, "Viewer")
 	srv = e.Serve()
-	return e, srv, loginPair(t, srv, "alice", alicePassword), loginPair(t, srv, "alice", alicePassword)
+	return e, srv, srv.LoginPair(t, "alice", alicePassword), srv.LoginPair(t, "alice", alicePassword)
 }
 
 func TestPasswordChange_KeepsTheCallersSessionAndEndsTheOthers(t *testing.T) {
@@ -42,8 +42,8 @@ func TestPasswordChange_KeepsTheCallersSessionAndEndsTheOthers(t *testing.T) {
 	if cc := r.Header.Get("Cache-Control"); cc != "no-store" {
 		t.Errorf("Cache-Control %q, want no-store", cc)
 	}
-	testkit.AssertError(t, refreshReq(t, srv, other.Refresh), http.StatusUnauthorized, "invalid_grant")
-	mustRefresh(t, srv, mine.Refresh)
+	testkit.AssertError(t, srv.Refresh(t, other.Refresh), http.StatusUnauthorized, "invalid_grant")
+	srv.MustRefresh(t, mine.Refresh)
 	testkit.AssertError(t, srv.Login(t, "alice", alicePassword), http.StatusUnauthorized, "invalid_credentials")
 	srv.Token(t, "alice", newAlicePassword)
 
@@ -63,8 +63,8 @@ func TestPasswordChange_WithoutARefreshTokenEndsEverySession(t *testing.T) {
 	if body := r.JSON(t); r.Status != http.StatusOK || body["sessions_revoked"] != 2.0 || body["kept_session"] != nil {
 		t.Fatalf("POST /auth/password: %d %s, want both sessions revoked", r.Status, r.Body)
 	}
-	for _, p := range []pair{mine, other} {
-		testkit.AssertError(t, refreshReq(t, srv, p.Refresh), http.StatusUnauthorized, "invalid_grant")
+	for _, p := range []testkit.Pair{mine, other} {
+		testkit.AssertError(t, srv.Refresh(t, p.Refresh), http.StatusUnauthorized, "invalid_grant")
 	}
 }
 
@@ -96,8 +96,8 @@ func TestPasswordChange_Refusals(t *testing.T) {
 		testkit.AssertError(t, changePassword(t, srv, access, wrong), http.StatusForbidden, "invalid_credentials")
 	}
 	right := map[string]string{"current_password": alicePassword, "new_password": newAlicePassword}
-	assertThrottled(t, changePassword(t, srv, access, right), time.Minute)
-	assertThrottled(t, srv.Login(t, "alice", alicePassword), time.Minute)
+	testkit.AssertThrottled(t, changePassword(t, srv, access, right), time.Minute)
+	testkit.AssertThrottled(t, srv.Login(t, "alice", alicePassword), time.Minute)
 	e.Clock.Advance(time.Minute)
 	if r := changePassword(t, srv, access, right); r.Status != http.StatusOK {
 		t.Fatalf("after the lock: %d %s", r.Status, r.Body)
@@ -108,7 +108,7 @@ func TestPasswordChange_ServiceTokenIsForbidden(t *testing.T) {
 	t.Parallel()
 	e := testkit.NewIAM(t)
 	e.Must("", "seed", "--file", testkit.ExampleSeed)
-	c := newService(t, e, "reporter", "Viewer")
+	c := e.NewService("reporter", "Viewer")
 	srv := e.Serve()
 	r := postToken(t, srv, form("grant_type", "client_credentials"), "Authorization", basic(c.ClientID, c.ClientSecret))
 	if r.Status != http.StatusOK {

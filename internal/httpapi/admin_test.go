@@ -1,4 +1,4 @@
-package cli_test
+package httpapi_test
 
 import (
 	"encoding/base64"
@@ -17,38 +17,6 @@ import (
 	"github.com/gaia-platform/iam/internal/httpapi"
 	"github.com/gaia-platform/iam/internal/testkit"
 )
-
-const rootPassword = "admin passphrase of some length"
-
-// adminIAM is an installation with the example roles, a superuser root
-// and alice, an Analyst, served.
-func adminIAM(t *testing.T) (*testkit.IAM, *testkit.Server) {
-	t.Helper()
-	e := testkit.NewIAM(t)
-	e.WithUser("alice", alicePassword, "Analyst")
-	e.Must(rootPassword+"\n", "createsuperuser", "--username", "root", "--password-stdin")
-	return e, e.Serve()
-}
-
-// admin sends an admin API request with token; body, when not empty, as JSON.
-func admin(t *testing.T, srv *testkit.Server, token, method, path, body string) testkit.Response {
-	t.Helper()
-	h := []string{"Authorization", "Bearer " + token}
-	if body != "" {
-		h = append(h, "Content-Type", "application/json")
-	}
-	return srv.Do(t, method, "/admin/v1"+path, body, h...)
-}
-
-// mustAdmin is admin, failing the test unless the status is want.
-func mustAdmin(t *testing.T, srv *testkit.Server, token, method, path, body string, want int) testkit.Response {
-	t.Helper()
-	r := admin(t, srv, token, method, path, body)
-	if r.Status != want {
-		t.Fatalf("%s %s: %d %s, want %d", method, path, r.Status, r.Body, want)
-	}
-	return r
-}
 
 // adminRoutes is the admin part of the server's route table, with path
 // parameters filled in by values no resource has.
@@ -130,7 +98,7 @@ func TestAdmin_TextThatCannotBeStoredIsABadRequest(t *testing.T) {
 		for _, list := range []string{"/users", "/roles", "/permissions", "/service-accounts", "/revocations", "/audit-events", "/decision-logs"} {
 			path := list + "?cursor=" + base64.RawURLEncoding.EncodeToString([]byte(key))
 			t.Run("GET "+path, func(t *testing.T) {
-				testkit.AssertError(t, admin(t, srv, root, http.MethodGet, path, ""), http.StatusBadRequest, "invalid_request")
+				testkit.AssertError(t, srv.Admin(t, root, http.MethodGet, path, ""), http.StatusBadRequest, "invalid_request")
 			})
 		}
 	}
@@ -142,7 +110,7 @@ func TestAdmin_TextThatCannotBeStoredIsABadRequest(t *testing.T) {
 		"/revocations":      `{"jti":"\u0000"}`,
 	} {
 		t.Run("POST "+path, func(t *testing.T) {
-			testkit.AssertError(t, admin(t, srv, root, http.MethodPost, path, body), http.StatusBadRequest, "invalid_request")
+			testkit.AssertError(t, srv.Admin(t, root, http.MethodPost, path, body), http.StatusBadRequest, "invalid_request")
 		})
 	}
 	// Nothing was created.
@@ -158,19 +126,19 @@ func TestAdmin_RevokedTokenAndWithdrawnPermissionAreRefusedAtTheNextBundle(t *te
 	e, srv := adminIAM(t)
 	root := srv.Token(t, "root", rootPassword)
 	other := srv.Token(t, "root", rootPassword)
-	mustAdmin(t, srv, root, http.MethodGet, "/users", "", http.StatusOK)
+	srv.MustAdmin(t, root, http.MethodGet, "/users", "", http.StatusOK)
 
 	// Revoking a token through the admin API refuses it there like anywhere.
 	jti := claimsOf(t, root)["jti"].(string)
-	mustAdmin(t, srv, other, http.MethodPost, "/revocations", `{"jti":"`+jti+`"}`, http.StatusCreated)
+	srv.MustAdmin(t, other, http.MethodPost, "/revocations", `{"jti":"`+jti+`"}`, http.StatusCreated)
 	testkit.Eventually(t, 5*time.Second, "the revoked token is refused", func() bool {
-		return admin(t, srv, root, http.MethodGet, "/users", "").Status == http.StatusUnauthorized
+		return srv.Admin(t, root, http.MethodGet, "/users", "").Status == http.StatusUnauthorized
 	})
-	testkit.AssertError(t, admin(t, srv, root, http.MethodGet, "/users", ""), http.StatusUnauthorized, "invalid_token")
-	mustAdmin(t, srv, other, http.MethodGet, "/users", "", http.StatusOK)
+	testkit.AssertError(t, srv.Admin(t, root, http.MethodGet, "/users", ""), http.StatusUnauthorized, "invalid_token")
+	srv.MustAdmin(t, other, http.MethodGet, "/users", "", http.StatusOK)
 
 	// A role that loses a permission loses it for tokens already issued.
-	e.Must("", "seed", "--file", writeFile(t, "support.yaml", `
+	e.Must("", "seed", "--file", testkit.WriteFile(t, "support.yaml", `
 permissions:
   - code: iam.users.read
 roles:
@@ -182,11 +150,11 @@ users:
 `))
 	alice := srv.Token(t, "alice", alicePassword)
 	testkit.Eventually(t, 5*time.Second, "Support may read users", func() bool {
-		return admin(t, srv, alice, http.MethodGet, "/users", "").Status == http.StatusOK
+		return srv.Admin(t, alice, http.MethodGet, "/users", "").Status == http.StatusOK
 	})
 	e.Must("", "role", "revoke", "Support", "iam.users.read")
 	testkit.Eventually(t, 5*time.Second, "Support no longer reads users", func() bool {
-		return admin(t, srv, alice, http.MethodGet, "/users", "").Status == http.StatusForbidden
+		return srv.Admin(t, alice, http.MethodGet, "/users", "").Status == http.StatusForbidden
 	})
 }
 
@@ -211,7 +179,7 @@ func walk(t *testing.T, srv *testkit.Server, token, path string, limit int, fiel
 		if strings.Contains(path, "?") {
 			sep = "&"
 		}
-		r := mustAdmin(t, srv, token, http.MethodGet, path+sep+q.Encode(), "", http.StatusOK)
+		r := srv.MustAdmin(t, token, http.MethodGet, path+sep+q.Encode(), "", http.StatusOK)
 		var p page
 		if err := json.Unmarshal(r.Body, &p); err != nil {
 			t.Fatal(err)
@@ -236,13 +204,13 @@ func TestAdmin_Users(t *testing.T) {
 	root := srv.Token(t, "root", rootPassword)
 	rootActor := "user:" + e.UserID("root")
 
-	r := mustAdmin(t, srv, root, http.MethodPost, "/users", `{"username":"Bob","password":"`+alicePassword+`","roles":["viewer"]}`, http.StatusCreated)
+	r := srv.MustAdmin(t, root, http.MethodPost, "/users", `{"username":"Bob","password":"`+alicePassword+`","roles":["viewer"]}`, http.StatusCreated)
 	bob := r.JSON(t)
 	id := str(bob["id"])
 	if bob["username"] != "Bob" || bob["state"] != "active" || r.Header.Get("Location") != "/admin/v1/users/"+id {
 		t.Fatalf("created %s (Location %q)", r.Body, r.Header.Get("Location"))
 	}
-	assertStrings(t, "bob's roles", bob["roles"], "Viewer")
+	testkit.AssertStrings(t, "bob's roles", bob["roles"], "Viewer")
 	if strings.Contains(string(r.Body), "argon2") || strings.Contains(string(r.Body), alicePassword) {
 		t.Fatalf("user view shows the password or its hash: %s", r.Body)
 	}
@@ -259,30 +227,30 @@ func TestAdmin_Users(t *testing.T) {
 		{`{"username":"carol","roles":"Viewer"}`, "invalid_request", http.StatusBadRequest},
 		{`not json`, "invalid_request", http.StatusBadRequest},
 	} {
-		testkit.AssertError(t, admin(t, srv, root, http.MethodPost, "/users", tc.body), tc.status, tc.code)
+		testkit.AssertError(t, srv.Admin(t, root, http.MethodPost, "/users", tc.body), tc.status, tc.code)
 	}
-	testkit.AssertError(t, admin(t, srv, root, http.MethodGet, "/users/carol", ""), http.StatusNotFound, "not_found")
+	testkit.AssertError(t, srv.Admin(t, root, http.MethodGet, "/users/carol", ""), http.StatusNotFound, "not_found")
 
-	got := mustAdmin(t, srv, root, http.MethodGet, "/users/"+id, "", http.StatusOK).JSON(t)
+	got := srv.MustAdmin(t, root, http.MethodGet, "/users/"+id, "", http.StatusOK).JSON(t)
 	if got["username"] != "Bob" {
 		t.Errorf("GET user: %v", got)
 	}
-	mustAdmin(t, srv, root, http.MethodPut, "/users/"+id+"/roles/analyst", "", http.StatusOK)
-	got = mustAdmin(t, srv, root, http.MethodDelete, "/users/"+id+"/roles/Viewer", "", http.StatusOK).JSON(t)
-	assertStrings(t, "bob's roles after the changes", got["roles"], "Analyst")
-	testkit.AssertError(t, admin(t, srv, root, http.MethodPut, "/users/"+id+"/roles/Nobody", ""), http.StatusNotFound, "not_found")
+	srv.MustAdmin(t, root, http.MethodPut, "/users/"+id+"/roles/analyst", "", http.StatusOK)
+	got = srv.MustAdmin(t, root, http.MethodDelete, "/users/"+id+"/roles/Viewer", "", http.StatusOK).JSON(t)
+	testkit.AssertStrings(t, "bob's roles after the changes", got["roles"], "Analyst")
+	testkit.AssertError(t, srv.Admin(t, root, http.MethodPut, "/users/"+id+"/roles/Nobody", ""), http.StatusNotFound, "not_found")
 
-	got = mustAdmin(t, srv, root, http.MethodPost, "/users/"+id+"/disable", "", http.StatusOK).JSON(t)
+	got = srv.MustAdmin(t, root, http.MethodPost, "/users/"+id+"/disable", "", http.StatusOK).JSON(t)
 	if got["state"] != "disabled" {
 		t.Errorf("after disable: %v", got)
 	}
 	testkit.AssertError(t, srv.Login(t, "bob", alicePassword), http.StatusUnauthorized, "invalid_credentials")
-	got = mustAdmin(t, srv, root, http.MethodPost, "/users/"+id+"/enable", "", http.StatusOK).JSON(t)
+	got = srv.MustAdmin(t, root, http.MethodPost, "/users/"+id+"/enable", "", http.StatusOK).JSON(t)
 	if got["state"] != "active" {
 		t.Errorf("after enable: %v", got)
 	}
-	testkit.AssertError(t, admin(t, srv, root, http.MethodPost, "/users/"+id+"/password", `{"password":"short"}`), http.StatusBadRequest, "invalid_request")
-	mustAdmin(t, srv, root, http.MethodPost, "/users/"+id+"/password", `{"password":"a brand new passphrase"}`, http.StatusNoContent)
+	testkit.AssertError(t, srv.Admin(t, root, http.MethodPost, "/users/"+id+"/password", `{"password":"short"}`), http.StatusBadRequest, "invalid_request")
+	srv.MustAdmin(t, root, http.MethodPost, "/users/"+id+"/password", `{"password":"a brand new passphrase"}`, http.StatusNoContent)
 	testkit.AssertError(t, srv.Login(t, "bob", alicePassword), http.StatusUnauthorized, "invalid_credentials")
 	srv.Token(t, "bob", "a brand new passphrase")
 
@@ -302,7 +270,7 @@ func TestAdmin_Users(t *testing.T) {
 	if !slices.Equal(actions, wantActions) {
 		t.Errorf("root's actions on bob, oldest first: %q, want %q", actions, wantActions)
 	}
-	raw := mustAdmin(t, srv, root, http.MethodGet, "/audit-events?limit=200", "", http.StatusOK).Body
+	raw := srv.MustAdmin(t, root, http.MethodGet, "/audit-events?limit=200", "", http.StatusOK).Body
 	if strings.Contains(string(raw), "brand new passphrase") || strings.Contains(string(raw), alicePassword) {
 		t.Error("the audit trail shows a password")
 	}
@@ -311,7 +279,7 @@ func TestAdmin_Users(t *testing.T) {
 func auditEvents(t *testing.T, srv *testkit.Server, token, path string) []map[string]any {
 	t.Helper()
 	var p page
-	if err := json.Unmarshal(mustAdmin(t, srv, token, http.MethodGet, path, "", http.StatusOK).Body, &p); err != nil {
+	if err := json.Unmarshal(srv.MustAdmin(t, token, http.MethodGet, path, "", http.StatusOK).Body, &p); err != nil {
 		t.Fatal(err)
 	}
 	return p.Items
@@ -357,7 +325,7 @@ func TestAdmin_ListsPageAndSearch(t *testing.T) {
 
 	for _, path := range []string{"/users?limit=0", "/users?limit=201", "/users?limit=x", "/users?cursor=***", "/roles?cursor=!",
 		"/audit-events?since=yesterday", "/audit-events?cursor=" + base64.RawURLEncoding.EncodeToString([]byte("x"))} {
-		testkit.AssertError(t, admin(t, srv, root, http.MethodGet, path, ""), http.StatusBadRequest, "invalid_request")
+		testkit.AssertError(t, srv.Admin(t, root, http.MethodGet, path, ""), http.StatusBadRequest, "invalid_request")
 	}
 }
 
@@ -366,41 +334,41 @@ func TestAdmin_RolesAndPermissions(t *testing.T) {
 	e, srv := adminIAM(t)
 	root := srv.Token(t, "root", rootPassword)
 
-	mustAdmin(t, srv, root, http.MethodPost, "/permissions", `{"code":"billing.read","description":"See invoices"}`, http.StatusCreated)
-	testkit.AssertError(t, admin(t, srv, root, http.MethodPost, "/permissions", `{"code":"billing.read"}`), http.StatusConflict, "conflict")
-	testkit.AssertError(t, admin(t, srv, root, http.MethodPost, "/permissions", `{"code":"Billing Read"}`), http.StatusBadRequest, "invalid_request")
+	srv.MustAdmin(t, root, http.MethodPost, "/permissions", `{"code":"billing.read","description":"See invoices"}`, http.StatusCreated)
+	testkit.AssertError(t, srv.Admin(t, root, http.MethodPost, "/permissions", `{"code":"billing.read"}`), http.StatusConflict, "conflict")
+	testkit.AssertError(t, srv.Admin(t, root, http.MethodPost, "/permissions", `{"code":"Billing Read"}`), http.StatusBadRequest, "invalid_request")
 
-	r := mustAdmin(t, srv, root, http.MethodPost, "/roles", `{"name":"ops/billing","description":"Billing clerks"}`, http.StatusCreated)
+	r := srv.MustAdmin(t, root, http.MethodPost, "/roles", `{"name":"ops/billing","description":"Billing clerks"}`, http.StatusCreated)
 	if r.Header.Get("Location") != "/admin/v1/roles/ops%2Fbilling" {
 		t.Errorf("Location %q", r.Header.Get("Location"))
 	}
-	testkit.AssertError(t, admin(t, srv, root, http.MethodPost, "/roles", `{"name":"OPS/BILLING"}`), http.StatusConflict, "conflict")
-	testkit.AssertError(t, admin(t, srv, root, http.MethodPost, "/roles", `{"name":""}`), http.StatusBadRequest, "invalid_request")
+	testkit.AssertError(t, srv.Admin(t, root, http.MethodPost, "/roles", `{"name":"OPS/BILLING"}`), http.StatusConflict, "conflict")
+	testkit.AssertError(t, srv.Admin(t, root, http.MethodPost, "/roles", `{"name":""}`), http.StatusBadRequest, "invalid_request")
 
 	role := "/roles/" + url.PathEscape("ops/billing")
-	got := mustAdmin(t, srv, root, http.MethodPut, role+"/permissions/billing.read", "", http.StatusOK).JSON(t)
-	assertStrings(t, "permissions after grant", got["permissions"], "billing.read")
-	testkit.AssertError(t, admin(t, srv, root, http.MethodPut, role+"/permissions/billing.write", ""), http.StatusNotFound, "not_found")
-	got = mustAdmin(t, srv, root, http.MethodPatch, role, `{"description":"Bills"}`, http.StatusOK).JSON(t)
+	got := srv.MustAdmin(t, root, http.MethodPut, role+"/permissions/billing.read", "", http.StatusOK).JSON(t)
+	testkit.AssertStrings(t, "permissions after grant", got["permissions"], "billing.read")
+	testkit.AssertError(t, srv.Admin(t, root, http.MethodPut, role+"/permissions/billing.write", ""), http.StatusNotFound, "not_found")
+	got = srv.MustAdmin(t, root, http.MethodPatch, role, `{"description":"Bills"}`, http.StatusOK).JSON(t)
 	if got["description"] != "Bills" || got["name"] != "ops/billing" {
 		t.Errorf("after PATCH: %v", got)
 	}
-	testkit.AssertError(t, admin(t, srv, root, http.MethodPatch, role, `{}`), http.StatusBadRequest, "invalid_request")
+	testkit.AssertError(t, srv.Admin(t, root, http.MethodPatch, role, `{}`), http.StatusBadRequest, "invalid_request")
 
 	// Deleting a permission takes it from the role that had it.
-	mustAdmin(t, srv, root, http.MethodDelete, "/permissions/billing.read", "", http.StatusNoContent)
-	got = mustAdmin(t, srv, root, http.MethodGet, role, "", http.StatusOK).JSON(t)
-	assertStrings(t, "permissions after the permission's deletion", got["permissions"])
-	testkit.AssertError(t, admin(t, srv, root, http.MethodDelete, "/permissions/billing.read", ""), http.StatusNotFound, "not_found")
-	testkit.AssertError(t, admin(t, srv, root, http.MethodDelete, "/permissions/iam.users.read", ""), http.StatusConflict, "conflict")
+	srv.MustAdmin(t, root, http.MethodDelete, "/permissions/billing.read", "", http.StatusNoContent)
+	got = srv.MustAdmin(t, root, http.MethodGet, role, "", http.StatusOK).JSON(t)
+	testkit.AssertStrings(t, "permissions after the permission's deletion", got["permissions"])
+	testkit.AssertError(t, srv.Admin(t, root, http.MethodDelete, "/permissions/billing.read", ""), http.StatusNotFound, "not_found")
+	testkit.AssertError(t, srv.Admin(t, root, http.MethodDelete, "/permissions/iam.users.read", ""), http.StatusConflict, "conflict")
 
 	// The built-in role stays as it is.
-	testkit.AssertError(t, admin(t, srv, root, http.MethodPatch, "/roles/iam-admin", `{"description":"x"}`), http.StatusConflict, "conflict")
-	testkit.AssertError(t, admin(t, srv, root, http.MethodDelete, "/roles/iam-admin", ""), http.StatusConflict, "conflict")
-	testkit.AssertError(t, admin(t, srv, root, http.MethodDelete, "/roles/iam-admin/permissions/iam.audit.read", ""), http.StatusConflict, "conflict")
+	testkit.AssertError(t, srv.Admin(t, root, http.MethodPatch, "/roles/iam-admin", `{"description":"x"}`), http.StatusConflict, "conflict")
+	testkit.AssertError(t, srv.Admin(t, root, http.MethodDelete, "/roles/iam-admin", ""), http.StatusConflict, "conflict")
+	testkit.AssertError(t, srv.Admin(t, root, http.MethodDelete, "/roles/iam-admin/permissions/iam.audit.read", ""), http.StatusConflict, "conflict")
 
-	mustAdmin(t, srv, root, http.MethodDelete, role, "", http.StatusNoContent)
-	testkit.AssertError(t, admin(t, srv, root, http.MethodGet, role, ""), http.StatusNotFound, "not_found")
+	srv.MustAdmin(t, root, http.MethodDelete, role, "", http.StatusNoContent)
+	testkit.AssertError(t, srv.Admin(t, root, http.MethodGet, role, ""), http.StatusNotFound, "not_found")
 
 	want := map[string]string{"permission.created": "permission:billing.read", "role.created": "role:ops/billing",
 		"role.permission.granted": "role:ops/billing", "role.updated": "role:ops/billing",
@@ -419,15 +387,15 @@ func TestAdmin_ServiceAccountsSessionsAndRevocations(t *testing.T) {
 	e, srv := adminIAM(t)
 	root := srv.Token(t, "root", rootPassword)
 
-	r := mustAdmin(t, srv, root, http.MethodPost, "/service-accounts", `{"name":"billing-job","roles":["viewer"]}`, http.StatusCreated)
+	r := srv.MustAdmin(t, root, http.MethodPost, "/service-accounts", `{"name":"billing-job","roles":["viewer"]}`, http.StatusCreated)
 	created := r.JSON(t)
 	clientID, secret := str(created["client_id"]), str(created["client_secret"])
 	if clientID == "" || len(secret) < 43 || r.Header.Get("Cache-Control") != "no-store" {
 		t.Fatalf("created %s", r.Body)
 	}
-	testkit.AssertError(t, admin(t, srv, root, http.MethodPost, "/service-accounts", `{"name":"billing-job"}`), http.StatusConflict, "conflict")
-	testkit.AssertError(t, admin(t, srv, root, http.MethodPost, "/service-accounts", `{"name":"Billing Job"}`), http.StatusBadRequest, "invalid_request")
-	listed := mustAdmin(t, srv, root, http.MethodGet, "/service-accounts", "", http.StatusOK)
+	testkit.AssertError(t, srv.Admin(t, root, http.MethodPost, "/service-accounts", `{"name":"billing-job"}`), http.StatusConflict, "conflict")
+	testkit.AssertError(t, srv.Admin(t, root, http.MethodPost, "/service-accounts", `{"name":"Billing Job"}`), http.StatusBadRequest, "invalid_request")
+	listed := srv.MustAdmin(t, root, http.MethodGet, "/service-accounts", "", http.StatusOK)
 	if strings.Contains(string(listed.Body), secret) {
 		t.Fatal("the listing shows the secret")
 	}
@@ -436,38 +404,38 @@ func TestAdmin_ServiceAccountsSessionsAndRevocations(t *testing.T) {
 		return srv.Do(t, http.MethodPost, "/oauth/token", form.Encode(), "Content-Type", "application/x-www-form-urlencoded").Status
 	}
 	if st := clientToken(secret); st != http.StatusOK {
-		t.Fatalf("client credentials with the new secret: %d", st)
+		t.Fatalf("client testkit.Credentials with the new secret: %d", st)
 	}
-	rotated := mustAdmin(t, srv, root, http.MethodPost, "/service-accounts/"+clientID+"/rotate-secret", "", http.StatusOK).JSON(t)
+	rotated := srv.MustAdmin(t, root, http.MethodPost, "/service-accounts/"+clientID+"/rotate-secret", "", http.StatusOK).JSON(t)
 	if clientToken(secret) != http.StatusUnauthorized || clientToken(str(rotated["client_secret"])) != http.StatusOK {
 		t.Error("after rotation the old secret should fail and the new one work")
 	}
-	got := mustAdmin(t, srv, root, http.MethodPost, "/service-accounts/"+clientID+"/disable", "", http.StatusOK).JSON(t)
+	got := srv.MustAdmin(t, root, http.MethodPost, "/service-accounts/"+clientID+"/disable", "", http.StatusOK).JSON(t)
 	if got["state"] != "disabled" || clientToken(str(rotated["client_secret"])) != http.StatusUnauthorized {
 		t.Errorf("after disable: %v", got)
 	}
-	testkit.AssertError(t, admin(t, srv, root, http.MethodPost, "/service-accounts/nope/disable", ""), http.StatusNotFound, "not_found")
+	testkit.AssertError(t, srv.Admin(t, root, http.MethodPost, "/service-accounts/nope/disable", ""), http.StatusNotFound, "not_found")
 
 	// Sessions: root ends one of alice's two.
 	aliceID := e.UserID("alice")
-	first, second := loginPair(t, srv, "alice", alicePassword), loginPair(t, srv, "alice", alicePassword)
+	first, second := srv.LoginPair(t, "alice", alicePassword), srv.LoginPair(t, "alice", alicePassword)
 	ids, _ := walk(t, srv, root, "/users/"+aliceID+"/sessions", 1, "id")
 	if len(ids) != 2 {
 		t.Fatalf("alice's sessions %q, want 2", ids)
 	}
-	family := oldestSession(t, srv, first.Access, ids)
-	mustAdmin(t, srv, root, http.MethodDelete, "/users/"+aliceID+"/sessions/"+family, "", http.StatusNoContent)
-	testkit.AssertError(t, admin(t, srv, root, http.MethodDelete, "/users/"+aliceID+"/sessions/"+family, ""), http.StatusNotFound, "not_found")
-	testkit.AssertError(t, refreshReq(t, srv, first.Refresh), http.StatusUnauthorized, "invalid_grant")
-	mustRefresh(t, srv, second.Refresh)
+	family := srv.OldestSession(t, first.Access, ids)
+	srv.MustAdmin(t, root, http.MethodDelete, "/users/"+aliceID+"/sessions/"+family, "", http.StatusNoContent)
+	testkit.AssertError(t, srv.Admin(t, root, http.MethodDelete, "/users/"+aliceID+"/sessions/"+family, ""), http.StatusNotFound, "not_found")
+	testkit.AssertError(t, srv.Refresh(t, first.Refresh), http.StatusUnauthorized, "invalid_grant")
+	srv.MustRefresh(t, second.Refresh)
 
 	// Revocations: every token alice holds, then one jti.
-	testkit.AssertError(t, admin(t, srv, root, http.MethodPost, "/revocations", `{}`), http.StatusBadRequest, "invalid_request")
-	testkit.AssertError(t, admin(t, srv, root, http.MethodPost, "/revocations", `{"subject":"`+clientID+`","jti":"x"}`), http.StatusBadRequest, "invalid_request")
-	testkit.AssertError(t, admin(t, srv, root, http.MethodPost, "/revocations", `{"subject":"00000000-0000-4000-8000-000000000000"}`), http.StatusNotFound, "not_found")
-	testkit.AssertError(t, admin(t, srv, root, http.MethodPost, "/revocations", `{"jti":"j-1","expires_at":"2000-01-01T00:00:00Z"}`), http.StatusBadRequest, "invalid_request")
-	mustAdmin(t, srv, root, http.MethodPost, "/revocations", `{"subject":"`+aliceID+`"}`, http.StatusCreated)
-	mustAdmin(t, srv, root, http.MethodPost, "/revocations", `{"jti":"j-1"}`, http.StatusCreated)
+	testkit.AssertError(t, srv.Admin(t, root, http.MethodPost, "/revocations", `{}`), http.StatusBadRequest, "invalid_request")
+	testkit.AssertError(t, srv.Admin(t, root, http.MethodPost, "/revocations", `{"subject":"`+clientID+`","jti":"x"}`), http.StatusBadRequest, "invalid_request")
+	testkit.AssertError(t, srv.Admin(t, root, http.MethodPost, "/revocations", `{"subject":"00000000-0000-4000-8000-000000000000"}`), http.StatusNotFound, "not_found")
+	testkit.AssertError(t, srv.Admin(t, root, http.MethodPost, "/revocations", `{"jti":"j-1","expires_at":"2000-01-01T00:00:00Z"}`), http.StatusBadRequest, "invalid_request")
+	srv.MustAdmin(t, root, http.MethodPost, "/revocations", `{"subject":"`+aliceID+`"}`, http.StatusCreated)
+	srv.MustAdmin(t, root, http.MethodPost, "/revocations", `{"jti":"j-1"}`, http.StatusCreated)
 	kinds, _ := walk(t, srv, root, "/revocations", 1, "type")
 	subjects, _ := walk(t, srv, root, "/revocations", 10, "subject")
 	if !slices.Contains(kinds, "token") || !slices.Contains(subjects, aliceID) || !slices.Contains(subjects, clientID) {
@@ -476,16 +444,4 @@ func TestAdmin_ServiceAccountsSessionsAndRevocations(t *testing.T) {
 	if n := len(e.AuditEvents("subject.revoked")); n != 1 {
 		t.Errorf("%d subject.revoked events, want 1", n)
 	}
-}
-
-// oldestSession is the first of a user's sessions, which are listed
-// newest first, checking that the admin API listed it too.
-func oldestSession(t *testing.T, srv *testkit.Server, access string, ids []string) string {
-	t.Helper()
-	sessions := listSessions(t, srv, access)
-	oldest := str(sessions[len(sessions)-1]["id"])
-	if !slices.Contains(ids, oldest) {
-		t.Fatalf("session %s not among %q", oldest, ids)
-	}
-	return oldest
 }

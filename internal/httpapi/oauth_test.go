@@ -1,12 +1,9 @@
-package cli_test
+package httpapi_test
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
-	"net/url"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,98 +14,11 @@ import (
 	"github.com/gaia-platform/iam/internal/testkit"
 )
 
-const tokenPath = "/oauth/token"
-
-type credentials struct {
-	ClientID     string `json:"client_id"`
-	ClientSecret string `json:"client_secret"`
-}
-
-// newService seeds the example roles and creates a service account with
-// roles, returning its credentials as `--output json` prints them.
-func newService(t *testing.T, e *testkit.IAM, name string, roles ...string) credentials {
-	t.Helper()
-	args := []string{"service", "create", name, "--output", "json"}
-	for _, r := range roles {
-		args = append(args, "--role", r)
-	}
-	var c credentials
-	out := e.Must("", args...)
-	if err := json.Unmarshal([]byte(out), &c); err != nil {
-		t.Fatalf("service create --output json printed %q: %v", out, err)
-	}
-	var m map[string]any
-	_ = json.Unmarshal([]byte(out), &m)
-	if len(m) != 2 || c.ClientID == "" || c.ClientSecret == "" {
-		t.Fatalf("service create --output json printed %q, want exactly client_id and client_secret", out)
-	}
-	return c
-}
-
-func form(kv ...string) string {
-	v := url.Values{}
-	for i := 0; i+1 < len(kv); i += 2 {
-		v.Set(kv[i], kv[i+1])
-	}
-	return v.Encode()
-}
-
-func basic(id, secret string) string {
-	return "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id)+":"+url.QueryEscape(secret)))
-}
-
-func postToken(t *testing.T, srv *testkit.Server, body string, header ...string) testkit.Response {
-	t.Helper()
-	return srv.Do(t, http.MethodPost, tokenPath, body, append([]string{"Content-Type", "application/x-www-form-urlencoded"}, header...)...)
-}
-
-// assertOAuthError checks an RFC 6749 §5.2 error: status, error code, and
-// error_description equal to message, so both conventions hold.
-func assertOAuthError(t *testing.T, r testkit.Response, status int, code string) {
-	t.Helper()
-	if r.Status != status {
-		t.Fatalf("status %d, want %d: %s", r.Status, status, r.Body)
-	}
-	m := r.JSON(t)
-	desc, _ := m["error_description"].(string)
-	if m["error"] != code || desc == "" || m["message"] != desc || len(m) != 3 {
-		t.Fatalf("body %s, want error %q with error_description and the same message", r.Body, code)
-	}
-	if cc := r.Header.Get("Cache-Control"); cc != "no-store" {
-		t.Errorf("Cache-Control %q, want no-store", cc)
-	}
-	wwwAuth := r.Header.Get("WWW-Authenticate")
-	if code == "invalid_client" && !strings.HasPrefix(wwwAuth, "Basic ") {
-		t.Errorf("invalid_client with WWW-Authenticate %q, want Basic", wwwAuth)
-	}
-}
-
-// claims reads a token's claims back through /auth/me.
-func claims(t *testing.T, srv *testkit.Server, token string) map[string]any {
-	t.Helper()
-	r := srv.Me(t, token)
-	if r.Status != http.StatusOK {
-		t.Fatalf("/auth/me: %d %s", r.Status, r.Body)
-	}
-	return r.JSON(t)["claims"].(map[string]any)
-}
-
-func wantStrings(t *testing.T, what string, got any, want ...string) {
-	t.Helper()
-	var s []string
-	for _, v := range got.([]any) {
-		s = append(s, v.(string))
-	}
-	if !slices.Equal(s, want) {
-		t.Errorf("%s %q, want %q", what, s, want)
-	}
-}
-
 func TestOAuthToken_XOAuth2ClientCredentialsGetsAServiceToken(t *testing.T) {
 	t.Parallel()
 	e := testkit.NewIAM(t)
 	e.Must("", "seed", "--file", testkit.ExampleSeed)
-	creds := newService(t, e, "reporting", "Analyst")
+	creds := e.NewService("reporting", "Analyst")
 	srv := e.Serve()
 
 	for _, style := range []oauth2.AuthStyle{oauth2.AuthStyleAutoDetect, oauth2.AuthStyleInHeader, oauth2.AuthStyleInParams} {
@@ -120,12 +30,12 @@ func TestOAuthToken_XOAuth2ClientCredentialsGetsAServiceToken(t *testing.T) {
 		if tok.TokenType != "Bearer" || tok.RefreshToken != "" || time.Until(tok.Expiry) < 14*time.Minute {
 			t.Errorf("auth style %d: token type %q, refresh token %q, expiry %v", style, tok.TokenType, tok.RefreshToken, tok.Expiry)
 		}
-		c := claims(t, srv, tok.AccessToken)
+		c := srv.Claims(t, tok.AccessToken)
 		if c["type"] != "service" || c["sub"] != creds.ClientID || c["username"] != "reporting" || c["iss"] != "gaia-iam" {
 			t.Errorf("claims %v, want a service token of reporting (%s)", c, creds.ClientID)
 		}
-		wantStrings(t, "roles", c["roles"], "Analyst")
-		wantStrings(t, "permissions", c["permissions"], "analytics.report.view", "inventory.read")
+		testkit.WantStrings(t, "roles", c["roles"], "Analyst")
+		testkit.WantStrings(t, "permissions", c["permissions"], "analytics.report.view", "inventory.read")
 	}
 
 	// An http.Client from the config calls a service with the token.
@@ -147,7 +57,7 @@ func TestOAuthToken_ClientCredentialsResponseIsNoStoreWithoutRefreshToken(t *tes
 	t.Parallel()
 	e := testkit.NewIAM(t)
 	e.Must("", "seed", "--file", testkit.ExampleSeed)
-	creds := newService(t, e, "billing")
+	creds := e.NewService("billing")
 	srv := e.Serve()
 	for name, r := range map[string]testkit.Response{
 		"basic": postToken(t, srv, form("grant_type", "client_credentials"), "Authorization", basic(creds.ClientID, creds.ClientSecret)),
@@ -163,9 +73,9 @@ func TestOAuthToken_ClientCredentialsResponseIsNoStoreWithoutRefreshToken(t *tes
 		if r.Header.Get("Cache-Control") != "no-store" {
 			t.Errorf("%s: Cache-Control %q, want no-store", name, r.Header.Get("Cache-Control"))
 		}
-		c := claims(t, srv, m["access_token"].(string))
-		wantStrings(t, "roles", c["roles"])
-		wantStrings(t, "permissions", c["permissions"])
+		c := srv.Claims(t, m["access_token"].(string))
+		testkit.WantStrings(t, "roles", c["roles"])
+		testkit.WantStrings(t, "permissions", c["permissions"])
 	}
 }
 
@@ -173,8 +83,8 @@ func TestOAuthToken_BadClientsGetInvalidClient401(t *testing.T) {
 	t.Parallel()
 	e := testkit.NewIAM(t)
 	e.Must("", "seed", "--file", testkit.ExampleSeed)
-	good := newService(t, e, "good", "Viewer")
-	gone := newService(t, e, "gone", "Viewer")
+	good := e.NewService("good", "Viewer")
+	gone := e.NewService("gone", "Viewer")
 	if out := e.Must("", "service", "disable", "gone"); !strings.Contains(out, "disabled gone") {
 		t.Fatalf("service disable printed %q", out)
 	}
@@ -228,9 +138,9 @@ func TestOAuthToken_RotatedSecretReplacesTheOldOne(t *testing.T) {
 	t.Parallel()
 	e := testkit.NewIAM(t)
 	e.Must("", "seed", "--file", testkit.ExampleSeed)
-	old := newService(t, e, "etl", "Viewer")
+	old := e.NewService("etl", "Viewer")
 	srv := e.Serve()
-	var rotated credentials
+	var rotated testkit.Credentials
 	if err := json.Unmarshal([]byte(e.Must("", "service", "rotate-secret", "etl", "--output", "json")), &rotated); err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +165,7 @@ func TestOAuthToken_RequestErrors(t *testing.T) {
 	t.Parallel()
 	e := testkit.NewIAM(t)
 	e.Must("", "seed", "--file", testkit.ExampleSeed)
-	creds := newService(t, e, "svc")
+	creds := e.NewService("svc")
 	srv := e.Serve()
 	auth := []string{"Authorization", basic(creds.ClientID, creds.ClientSecret)}
 	cases := []struct {
@@ -283,8 +193,8 @@ func TestOAuthToken_RequestErrors(t *testing.T) {
 	if d["token_endpoint"] != srv.URL+tokenPath {
 		t.Errorf("token_endpoint %v", d["token_endpoint"])
 	}
-	wantStrings(t, "grant_types_supported", d["grant_types_supported"], "client_credentials", "refresh_token")
-	wantStrings(t, "token_endpoint_auth_methods_supported", d["token_endpoint_auth_methods_supported"], "client_secret_basic", "client_secret_post", "none")
+	testkit.WantStrings(t, "grant_types_supported", d["grant_types_supported"], "client_credentials", "refresh_token")
+	testkit.WantStrings(t, "token_endpoint_auth_methods_supported", d["token_endpoint_auth_methods_supported"], "client_secret_basic", "client_secret_post", "none")
 }
 
 func TestOAuthToken_PasswordGrantWhenEnabledChecksLikeLogin(t *testing.T) {
@@ -296,7 +206,7 @@ func TestOAuthToken_PasswordGrantWhenEnabledChecksLikeLogin(t *testing.T) {
 	if r.Status != http.StatusOK {
 		t.Fatalf("password grant: %d %s", r.Status, r.Body)
 	}
-	c := claims(t, srv, r.JSON(t)["access_token"].(string))
+	c := srv.Claims(t, r.JSON(t)["access_token"].(string))
 	if c["type"] != "user" || c["username"] != "alice" {
 		t.Errorf("claims %v, want alice's user token", c)
 	}
@@ -309,7 +219,7 @@ func TestOAuthToken_PasswordGrantWhenEnabledChecksLikeLogin(t *testing.T) {
 		t.Errorf("%d auth.login.failed events, want 1", n)
 	}
 	d := srv.Do(t, http.MethodGet, "/.well-known/openid-configuration", "").JSON(t)
-	wantStrings(t, "grant_types_supported", d["grant_types_supported"], "client_credentials", "refresh_token", "password")
+	testkit.WantStrings(t, "grant_types_supported", d["grant_types_supported"], "client_credentials", "refresh_token", "password")
 }
 
 // A service token is decided by the SDK from the bundle like a user's,
@@ -318,14 +228,14 @@ func TestOAuthToken_ServiceTokenDecidedBySDKUntilDisabled(t *testing.T) {
 	t.Parallel()
 	e := testkit.NewIAM(t)
 	e.Must("", "seed", "--file", testkit.ExampleSeed)
-	creds := newService(t, e, "inventory-sync", "Analyst")
+	creds := e.NewService("inventory-sync", "Analyst")
 	srv := e.Serve()
 	cfg := clientcredentials.Config{ClientID: creds.ClientID, ClientSecret: creds.ClientSecret, TokenURL: srv.URL + tokenPath}
 	tok, err := cfg.Token(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	authz := readyAuthorizer(t, srv.URL)
+	authz := testkit.ReadyAuthorizer(t, srv.URL)
 	ctx := context.Background()
 	if !authz.HasPermission(ctx, tok.AccessToken, "inventory.read") || authz.HasPermission(ctx, tok.AccessToken, "inventory.write") {
 		t.Fatal("the SDK does not decide the service token by its Analyst role")
@@ -348,50 +258,6 @@ func TestOAuthToken_ServiceTokenDecidedBySDKUntilDisabled(t *testing.T) {
 	}
 }
 
-func TestServiceCLI_CreateListAndErrors(t *testing.T) {
-	t.Parallel()
-	e := testkit.NewIAM(t)
-	e.Must("", "seed", "--file", testkit.ExampleSeed)
-	out := e.Must("", "service", "create", "reporting", "--role", "analyst", "--role", "Viewer")
-	if !strings.Contains(out, "created service account reporting with roles [Analyst, Viewer]") ||
-		!strings.Contains(out, "client_id:") || !strings.Contains(out, "client_secret:") {
-		t.Errorf("service create printed %q", out)
-	}
-	newService(t, e, "billing")
-	list := e.Must("", "service", "list")
-	lines := strings.Split(strings.TrimSpace(list), "\n")
-	if len(lines) != 3 || !strings.HasPrefix(lines[1], "billing") || !strings.Contains(lines[2], "active") || !strings.HasSuffix(lines[2], "Analyst,Viewer") {
-		t.Errorf("service list:\n%s", list)
-	}
-	if strings.Contains(list, "hmac") {
-		t.Error("service list shows secret hashes")
-	}
-	for _, c := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"service", "create", "reporting"}, "already taken"},
-		{[]string{"service", "create", "Bad Name"}, "invalid service account name"},
-		{[]string{"service", "create", "x", "--role", "NoSuchRole"}, "unknown role"},
-		{[]string{"service", "create", "x", "--output", "yaml"}, "want text or json"},
-		{[]string{"service", "disable", "nobody"}, "service account not found"},
-		{[]string{"service", "rotate-secret", "nobody"}, "service account not found"},
-		{[]string{"--client-secret-pepper", "short", "service", "list"}, "at least 32 characters"},
-	} {
-		r := e.Run("", c.args...)
-		if r.Code == 0 || !strings.Contains(r.Stderr, c.want) {
-			t.Errorf("iam %s: exit %d, stderr %q, want an error with %q", strings.Join(c.args, " "), r.Code, r.Stderr, c.want)
-		}
-	}
-	ev := e.AuditEvents("service_account.created")
-	if len(ev) != 2 {
-		t.Fatalf("%d service_account.created events, want 2", len(ev))
-	}
-	if n := len(e.AuditEvents("client_secret_pepper.created")); n != 1 {
-		t.Errorf("%d client_secret_pepper.created events, want 1", n)
-	}
-}
-
 // With IAM_CLIENT_SECRET_PEPPER set, the CLI and the server must agree on
 // it; a secret hashed under another pepper fails, and the audit says why.
 func TestOAuthToken_ConfiguredPepperMustMatch(t *testing.T) {
@@ -399,7 +265,7 @@ func TestOAuthToken_ConfiguredPepperMustMatch(t *testing.T) {
 	e := testkit.NewIAM(t)
 	e.Must("", "seed", "--file", testkit.ExampleSeed)
 	pepper := strings.Repeat("p", 32)
-	var creds credentials
+	var creds testkit.Credentials
 	if err := json.Unmarshal([]byte(e.Must("", "--client-secret-pepper", pepper, "service", "create", "peppered", "--output", "json")), &creds); err != nil {
 		t.Fatal(err)
 	}

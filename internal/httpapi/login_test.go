@@ -1,4 +1,4 @@
-package cli_test
+package httpapi_test
 
 import (
 	"context"
@@ -14,8 +14,6 @@ import (
 
 	"github.com/gaia-platform/iam/internal/testkit"
 )
-
-const alicePassword = "correct horse battery staple"
 
 // TestTour_TokenCarriesRolesAndPermissions walks the README's tour: seed,
 // create a user, log in, and verify the token with the server's JWKS.
@@ -64,8 +62,8 @@ func TestTour_TokenCarriesRolesAndPermissions(t *testing.T) {
 	if tok.Subject() != id || claims["username"] != "alice" || claims["type"] != "user" {
 		t.Fatalf("sub/username/type = %s/%v/%v, want %s/alice/user", tok.Subject(), claims["username"], claims["type"], id)
 	}
-	assertStrings(t, "roles", claims["roles"], "Analyst")
-	assertStrings(t, "permissions", claims["permissions"], "analytics.report.view", "inventory.read")
+	testkit.AssertStrings(t, "roles", claims["roles"], "Analyst")
+	testkit.AssertStrings(t, "permissions", claims["permissions"], "analytics.report.view", "inventory.read")
 	if tok.IssuedAt().Before(before) || tok.Expiration().Sub(tok.IssuedAt()) != 15*time.Minute || tok.JwtID() == "" {
 		t.Fatalf("iat=%v exp=%v jti=%q: want iat now, 15 minute lifetime, a jti", tok.IssuedAt(), tok.Expiration(), tok.JwtID())
 	}
@@ -77,7 +75,7 @@ func TestTour_TokenCarriesRolesAndPermissions(t *testing.T) {
 		t.Fatal(err)
 	}
 	perms, _ := next.Get("permissions")
-	assertStrings(t, "permissions after grant", perms, "analytics.report.view", "inventory.read", "inventory.write")
+	testkit.AssertStrings(t, "permissions after grant", perms, "analytics.report.view", "inventory.read", "inventory.write")
 	if next.JwtID() == tok.JwtID() {
 		t.Fatal("two tokens share a jti")
 	}
@@ -100,8 +98,8 @@ func TestLogin_PermissionsAreSortedUnionOfRoles(t *testing.T) {
 	}
 	roles, _ := tok.Get("roles")
 	perms, _ := tok.Get("permissions")
-	assertStrings(t, "roles", roles, "Admin", "Analyst", "Viewer")
-	assertStrings(t, "permissions", perms, "analytics.report.view", "inventory.read", "inventory.write")
+	testkit.AssertStrings(t, "roles", roles, "Admin", "Analyst", "Viewer")
+	testkit.AssertStrings(t, "permissions", perms, "analytics.report.view", "inventory.read", "inventory.write")
 
 	e.Must("", "user", "remove-role", "bob", "Admin")
 	e.Must("", "user", "remove-role", "bob", "Analyst")
@@ -109,8 +107,8 @@ func TestLogin_PermissionsAreSortedUnionOfRoles(t *testing.T) {
 	tok, _ = jwt.ParseString(srv.Token(t, "bob", alicePassword), jwt.WithVerify(false))
 	roles, _ = tok.Get("roles")
 	perms, _ = tok.Get("permissions")
-	assertStrings(t, "roles without any", roles)
-	assertStrings(t, "permissions without any", perms)
+	testkit.AssertStrings(t, "roles without any", roles)
+	testkit.AssertStrings(t, "permissions without any", perms)
 }
 
 func TestLogin_FailuresAreIndistinguishableAndAudited(t *testing.T) {
@@ -221,21 +219,5 @@ func TestLogin_UnstorableUsernameIsABadRequest(t *testing.T) {
 	}
 	if n := len(e.AuditEvents("auth.login.failed")); n != 0 {
 		t.Fatalf("refused requests wrote %d auth.login.failed events", n)
-	}
-}
-
-func assertStrings(t *testing.T, what string, got any, want ...string) {
-	t.Helper()
-	list, ok := got.([]any)
-	if !ok {
-		// jwx returns []interface{} for JSON arrays; anything else is wrong.
-		t.Fatalf("%s is %T, want a JSON array", what, got)
-	}
-	var s []string
-	for _, v := range list {
-		s = append(s, v.(string))
-	}
-	if !slices.Equal(s, want) {
-		t.Fatalf("%s = %v, want %v", what, s, want)
 	}
 }

@@ -1,4 +1,4 @@
-package cli_test
+package httpapi_test
 
 import (
 	"encoding/json"
@@ -99,7 +99,7 @@ func TestBearerRoutes_RefuseRevokedTokensAtOnceOnTheReplicaThatRevoked(t *testin
 	e.WithUser("bob", alicePassword, "Analyst")
 	e.WithUser("carol", alicePassword, "Analyst")
 	e.Must(rootPassword+"\n", "createsuperuser", "--username", "root", "--password-stdin")
-	svc := newService(t, e, "reporting", "Analyst")
+	svc := e.NewService("reporting", "Analyst")
 	srv := e.Serve("--refresh-reuse-grace", "0")
 	root := srv.Token(t, "root", rootPassword)
 
@@ -112,28 +112,28 @@ func TestBearerRoutes_RefuseRevokedTokensAtOnceOnTheReplicaThatRevoked(t *testin
 		assertRefusedEverywhere(t, srv, tok, "token revoked")
 	})
 	t.Run("reused refresh family", func(t *testing.T) {
-		stolen := loginPair(t, srv, "alice", alicePassword)
-		mustRefresh(t, srv, stolen.Refresh)
-		testkit.AssertError(t, refreshReq(t, srv, stolen.Refresh), http.StatusUnauthorized, "invalid_grant")
+		stolen := srv.LoginPair(t, "alice", alicePassword)
+		srv.MustRefresh(t, stolen.Refresh)
+		testkit.AssertError(t, srv.Refresh(t, stolen.Refresh), http.StatusUnauthorized, "invalid_grant")
 		assertRefusedEverywhere(t, srv, stolen.Access, "token revoked")
 	})
 	t.Run("subject revoked", func(t *testing.T) {
 		tok := srv.Token(t, "bob", alicePassword)
 		body, _ := json.Marshal(map[string]string{"subject": e.UserID("bob")})
-		mustAdmin(t, srv, root, http.MethodPost, "/revocations", string(body), http.StatusCreated)
+		srv.MustAdmin(t, root, http.MethodPost, "/revocations", string(body), http.StatusCreated)
 		assertRefusedEverywhere(t, srv, tok, "token revoked")
 	})
 	t.Run("disabled user", func(t *testing.T) {
 		tok := srv.Token(t, "carol", alicePassword)
-		mustAdmin(t, srv, root, http.MethodPost, "/users/"+e.UserID("carol")+"/disable", "", http.StatusOK)
+		srv.MustAdmin(t, root, http.MethodPost, "/users/"+e.UserID("carol")+"/disable", "", http.StatusOK)
 		assertRefusedEverywhere(t, srv, tok, "token revoked")
 	})
 	t.Run("disabled service account", func(t *testing.T) {
-		tok := serviceToken(t, srv, svc)
+		tok := srv.ServiceToken(t, svc)
 		if r := srv.Me(t, tok); r.Status != http.StatusOK {
 			t.Fatalf("/auth/me with the service token before: %d %s", r.Status, r.Body)
 		}
-		mustAdmin(t, srv, root, http.MethodPost, "/service-accounts/"+svc.ClientID+"/disable", "", http.StatusOK)
+		srv.MustAdmin(t, root, http.MethodPost, "/service-accounts/"+svc.ClientID+"/disable", "", http.StatusOK)
 		assertRefusedEverywhere(t, srv, tok, "token revoked")
 	})
 }
@@ -146,7 +146,7 @@ func TestBearerRoutes_RefuseRevokedTokensOnEveryReplicaWithinAPoll(t *testing.T)
 	e := testkit.NewIAM(t)
 	e.WithUser("alice", alicePassword, "Analyst")
 	e.WithUser("bob", alicePassword, "Analyst")
-	svc := newService(t, e, "reporting", "Analyst")
+	svc := e.NewService("reporting", "Analyst")
 	a, b := e.Serve(), e.Serve()
 
 	loggedOut := a.Token(t, "alice", alicePassword)
@@ -154,7 +154,7 @@ func TestBearerRoutes_RefuseRevokedTokensOnEveryReplicaWithinAPoll(t *testing.T)
 		t.Fatalf("logout on a: %d %s", r.Status, r.Body)
 	}
 	disabled := b.Token(t, "bob", alicePassword)
-	service := serviceToken(t, b, svc)
+	service := b.ServiceToken(t, svc)
 	e.Must("", "user", "disable", "bob")
 	e.Must("", "service", "disable", "reporting")
 

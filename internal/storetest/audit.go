@@ -89,3 +89,50 @@ func testAuditTail(t *testing.T, s Store) {
 	wantStrings(t, "after the third", actions(audit.TailQuery{After: all[2].ID, Limit: 10, Actor: "user:a"}),
 		[]string{"user:a auth.loginx"})
 }
+
+// Listing events: newest first, by action, limited.
+func testAuditEvents(t *testing.T, s Store) {
+	appended := []audit.Event{
+		{At: at(1), Actor: "anonymous", Action: audit.LoginFailed, Target: "", IP: "198.51.100.1",
+			Details: map[string]any{"username": "mallory", "reason": "unknown_user"}},
+		{At: at(2), Actor: audit.CLI, Action: audit.UserCreated, Target: "user:1",
+			Details: map[string]any{"username": "alice", "roles": []any{"Admin", "Viewer"}, "attempt": 2.0, "ok": true}},
+		{At: at(3), Actor: "anonymous", Action: audit.LoginFailed, IP: "2001:db8::1"},
+	}
+	for _, ev := range appended {
+		if err := s.AppendAudit(t.Context(), ev); err != nil {
+			t.Fatalf("AppendAudit: %v", err)
+		}
+	}
+
+	all := events(t, s, "")
+	if len(all) != 3 {
+		t.Fatalf("AuditEvents(all) returned %d events, want 3", len(all))
+	}
+	for i, got := range all {
+		wantEvent(t, got, appended[len(appended)-1-i])
+		if i > 0 && got.ID >= all[i-1].ID {
+			t.Errorf("event ids %d then %d: want newest (highest id) first", all[i-1].ID, got.ID)
+		}
+	}
+
+	failed := events(t, s, audit.LoginFailed)
+	if len(failed) != 2 || failed[0].ID != all[0].ID || failed[1].ID != all[2].ID {
+		t.Errorf("AuditEvents(%s) = %v, want ids %d, %d", audit.LoginFailed, ids(failed), all[0].ID, all[2].ID)
+	}
+	limited, err := s.AuditEvents(t.Context(), "", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(limited) != 2 || limited[0].ID != all[0].ID || limited[1].ID != all[1].ID {
+		t.Errorf("AuditEvents(limit 2) = %v, want the newest two %v", ids(limited), ids(all[:2]))
+	}
+}
+
+func ids(evs []audit.Stored) []int64 {
+	var out []int64
+	for _, e := range evs {
+		out = append(out, e.ID)
+	}
+	return out
+}

@@ -1,4 +1,4 @@
-package cli_test
+package httpapi_test
 
 import (
 	"context"
@@ -18,7 +18,6 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/lestrrat-go/jwx/v2/jws"
-	"github.com/lestrrat-go/jwx/v2/jwt"
 
 	"github.com/gaia-platform/iam/internal/testkit"
 )
@@ -183,34 +182,6 @@ func TestJWKS_PublishesOnlyThePublicKey(t *testing.T) {
 	}
 	testkit.AssertError(t, srv.Do(t, http.MethodGet, "/no/such/path", ""), http.StatusNotFound, "not_found")
 	testkit.AssertError(t, srv.Do(t, http.MethodDelete, "/auth/login", ""), http.StatusMethodNotAllowed, "method_not_allowed")
-}
-
-func TestServe_ReplicasShareOneGeneratedKey(t *testing.T) {
-	t.Parallel()
-	e := testkit.NewIAM(t)
-	e.WithUser("alice", alicePassword, "Viewer")
-	a := e.Serve("--signing-key-file", "")
-	b := e.Serve("--signing-key-file", "")
-	ja, jb := a.Do(t, http.MethodGet, "/.well-known/jwks.json", ""), b.Do(t, http.MethodGet, "/.well-known/jwks.json", "")
-	if string(ja.Body) != string(jb.Body) {
-		t.Fatalf("replicas publish different keys:\n%s\n%s", ja.Body, jb.Body)
-	}
-	set, err := jwk.Parse(ja.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, _ := set.Key(0)
-	var raw rsa.PublicKey
-	if err := k.Raw(&raw); err != nil || raw.N.BitLen() != 3072 {
-		t.Fatalf("generated key has %d bits, want 3072 (%v)", raw.N.BitLen(), err)
-	}
-	// A token from one replica verifies on the other.
-	if r := b.Me(t, a.Token(t, "alice", alicePassword)); r.Status != http.StatusOK {
-		t.Fatalf("replica b rejects replica a's token: %d %s", r.Status, r.Body)
-	}
-	if _, err := jwt.ParseString(a.Token(t, "alice", alicePassword), jwt.WithKeySet(set)); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func readKey(t *testing.T, path string) *rsa.PrivateKey {

@@ -1,4 +1,4 @@
-package cli_test
+package httpapi_test
 
 import (
 	"errors"
@@ -30,7 +30,7 @@ func TestSecurityHeaders_OnEveryResponse(t *testing.T) {
 		"me without token":  srv.Do(t, http.MethodGet, "/auth/me", ""),
 		"bundle":            srv.Do(t, http.MethodGet, "/bundles/gaia.tar.gz", ""),
 		"discovery":         srv.Do(t, http.MethodGet, "/.well-known/openid-configuration", ""),
-		"refresh 400":       refreshReq(t, srv, ""),
+		"refresh 400":       srv.Refresh(t, ""),
 		"password no token": srv.Do(t, http.MethodPost, "/auth/password", "{}"),
 	}
 	for name, r := range responses {
