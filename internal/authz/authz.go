@@ -11,8 +11,6 @@ import (
 	"unicode"
 
 	"github.com/google/uuid"
-
-	"github.com/gaia-platform/iam/internal/audit"
 )
 
 // Permission is a business permission such as "inventory.read".
@@ -66,10 +64,6 @@ type Store interface {
 	Roles(ctx context.Context) ([]Role, error)
 	// Role finds a role by name, case-insensitively.
 	Role(ctx context.Context, name string) (Role, error)
-	GrantPermission(ctx context.Context, role, permission string, ev audit.Event) (bool, error)
-	RevokePermission(ctx context.Context, role, permission string, ev audit.Event) (bool, error)
-	AddUserRole(ctx context.Context, user uuid.UUID, role string, ev audit.Event) (bool, error)
-	RemoveUserRole(ctx context.Context, user uuid.UUID, role string, ev audit.Event) (bool, error)
 	UserGrants(ctx context.Context, user uuid.UUID) (Grants, error)
 	// RBACTx runs fn in one write transaction, committing if it returns
 	// nil, else rolling back and returning fn's error.

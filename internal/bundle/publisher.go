@@ -146,7 +146,7 @@ func (p *Publisher) refreshIfStale(ctx context.Context, last *compiled) (compile
 // differs: the same revision means the same bytes, already served.
 func (p *Publisher) rebuild(ctx context.Context, c compiled) error {
 	start := time.Now()
-	src, err := p.store.BundleSource(ctx)
+	src, err := ReadSource(ctx, p.store)
 	if err != nil {
 		return err
 	}
@@ -172,7 +172,7 @@ type Revocations struct {
 
 // Revocations reads the revocations that are in force now.
 func (p *Publisher) Revocations(ctx context.Context) (Revocations, error) {
-	src, err := p.store.BundleSource(ctx)
+	src, err := ReadSource(ctx, p.store)
 	if err != nil {
 		return Revocations{}, err
 	}

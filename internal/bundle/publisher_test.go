@@ -126,7 +126,7 @@ type fakeStore struct {
 	mu           sync.Mutex
 	src          bundle.Source
 	err          error
-	reads        atomic.Int64 // BundleSource calls
+	reads        atomic.Int64 // source snapshots read
 	versionReads atomic.Int64
 }
 
@@ -141,18 +141,30 @@ func (f *fakeStore) BundleVersion(context.Context) (int64, error) {
 	return f.src.Version, f.err
 }
 
-func (f *fakeStore) BundleSource(context.Context) (bundle.Source, error) {
+func (f *fakeStore) BundleSourceTx(_ context.Context, fn func(bundle.SourceTx) error) error {
 	f.reads.Add(1)
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.err != nil {
-		return bundle.Source{}, f.err
-	}
-	src := f.src
+	src, err := f.src, f.err
 	src.Roles = maps.Clone(f.src.Roles)
 	src.TokenRevocations = maps.Clone(f.src.TokenRevocations)
 	src.SubjectRevocations = maps.Clone(f.src.SubjectRevocations)
-	return src, nil
+	f.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return fn(snapshot{src})
+}
+
+// snapshot is one read of a fakeStore's source.
+type snapshot struct{ src bundle.Source }
+
+func (s snapshot) Version(context.Context) (int64, error)             { return s.src.Version, nil }
+func (s snapshot) Roles(context.Context) (map[string][]string, error) { return s.src.Roles, nil }
+func (s snapshot) SubjectRevocations(context.Context) (map[string]time.Time, error) {
+	return s.src.SubjectRevocations, nil
+}
+func (s snapshot) TokenRevocations(context.Context) (map[string]time.Time, error) {
+	return s.src.TokenRevocations, nil
 }
 
 // change applies edit and moves the version, as a committed write does.

@@ -20,8 +20,7 @@ type Source struct {
 type Store interface {
 	// BundleVersion is a counter that moves whenever the source changes.
 	BundleVersion(ctx context.Context) (int64, error)
-	// BundleSource reads the whole source in one snapshot.
-	BundleSource(ctx context.Context) (Source, error)
+	SourceStore
 }
 
 // SourceTx is the read-only snapshot a Source is read in, as each store
@@ -42,8 +41,7 @@ type SourceStore interface {
 }
 
 // ReadSource reads a Source in one of store's snapshots, so that its
-// Version names exactly the state read with it. Every store implements
-// Store.BundleSource with it.
+// Version names exactly the state read with it.
 func ReadSource(ctx context.Context, store SourceStore) (Source, error) {
 	var src Source
 	err := store.BundleSourceTx(ctx, func(tx SourceTx) error {

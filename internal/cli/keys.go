@@ -82,7 +82,7 @@ func (c *cli) keysRotateCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		if err := a.Store.RotateSigningKey(ctx, r); err != nil {
+		if err := tokens.RotateSigningKey(ctx, a.Store, r); err != nil {
 			return err
 		}
 		if revoke {
@@ -128,7 +128,7 @@ func (c *cli) keysPruneCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: c.withApp(func(ctx context.Context, a *app.App, _ []string) error {
 			now := a.Now().UTC()
-			pruned, err := a.Store.PruneSigningKeys(ctx, now, actor())
+			pruned, err := tokens.PruneSigningKeys(ctx, a.Store, now, actor())
 			if err != nil {
 				return err
 			}

@@ -55,17 +55,8 @@ type Query struct {
 // PruneDecisionLogs, the store contract's way in, with Insert and
 // PruneBefore over its own DecisionLogTx.
 type Store interface {
-	// InsertDecisionLogs stores entries, skipping those whose (client id,
-	// decision id) is already stored, and reports how many it stored.
-	// When it stored any, it records ev in the same transaction with
-	// details "stored" and "duplicates" added; otherwise nothing.
-	InsertDecisionLogs(ctx context.Context, entries []Entry, ev audit.Event) (int, error)
 	// DecisionLogs returns the entries q selects, newest (highest id) first.
 	DecisionLogs(ctx context.Context, q Query) ([]Entry, error)
-	// PruneDecisionLogs deletes the entries received before cutoff and
-	// reports how many; when it deleted any, it records ev in the same
-	// transaction with detail "deleted" added.
-	PruneDecisionLogs(ctx context.Context, cutoff time.Time, ev audit.Event) (int64, error)
 	// DecisionLogTx runs fn in one write transaction, committing if it
 	// returns nil, else rolling back and returning fn's error.
 	DecisionLogTx(ctx context.Context, fn func(Tx) error) error

@@ -68,13 +68,4 @@ type Store interface {
 	// busiest write: a store may commit it more cheaply than a change.
 	RecordLogin(ctx context.Context, id uuid.UUID, at time.Time, ev audit.Event) error
 	AppendAudit(ctx context.Context, ev audit.Event) error
-
-	// CreateUser, SetUserState, SetPasswordHash and
-	// RecordLoginUpgradingHash are the package functions of the same
-	// names over the store itself: the store contract suite calls them
-	// as methods of a store.
-	CreateUser(ctx context.Context, u User, roles []string, ev audit.Event) error
-	SetUserState(ctx context.Context, id uuid.UUID, state State, at time.Time, ev audit.Event) (bool, error)
-	SetPasswordHash(ctx context.Context, id uuid.UUID, hash string, at time.Time, ev audit.Event) error
-	RecordLoginUpgradingHash(ctx context.Context, id uuid.UUID, at time.Time, from, to string, login, upgraded audit.Event) (bool, error)
 }

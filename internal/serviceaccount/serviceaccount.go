@@ -57,16 +57,6 @@ type Store interface {
 	// returns nil, else rolling back and returning fn's error.
 	ServiceAccountTx(ctx context.Context, fn func(AccountTx) error) error
 	AppendAudit(ctx context.Context, ev audit.Event) error
-
-	// CreateServiceAccount, SetServiceAccountSecret,
-	// DisableServiceAccount and EnsureClientSecretPepper (at the time of
-	// the call) are the package functions of the same names over the
-	// store itself: the store contract suite calls them as methods of a
-	// store.
-	CreateServiceAccount(ctx context.Context, a Account, roles []string, ev audit.Event) error
-	SetServiceAccountSecret(ctx context.Context, id uuid.UUID, hash string, at time.Time, ev audit.Event) error
-	DisableServiceAccount(ctx context.Context, id uuid.UUID, at time.Time, ev audit.Event) (bool, error)
-	EnsureClientSecretPepper(ctx context.Context, generate func() ([]byte, error)) ([]byte, error)
 }
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)

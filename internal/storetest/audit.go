@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gaia-platform/iam/internal/audit"
+	"github.com/gaia-platform/iam/internal/identity"
 )
 
 // The audit trail is one hash chain however many writers append at once,
@@ -20,7 +21,7 @@ func testAuditChainConcurrentWriters(t *testing.T, s Store) {
 	for w := range writers {
 		u := newUser(fmt.Sprintf("writer%d", w))
 		wg.Go(func() {
-			if err := s.CreateUser(t.Context(), u, nil, userEvent(audit.UserCreated, u.ID)); err != nil {
+			if err := identity.CreateUser(t.Context(), s, u, nil, userEvent(audit.UserCreated, u.ID)); err != nil {
 				errs <- err
 				return
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/gaia-platform/iam/internal/authz"
 	"github.com/gaia-platform/iam/internal/bundle"
 	"github.com/gaia-platform/iam/internal/identity"
+	"github.com/gaia-platform/iam/internal/tokens"
 )
 
 // Losing authority revokes the tokens that carry it: they would otherwise
@@ -26,7 +27,7 @@ func testRemoveUserRoleRevokes(t *testing.T, s Store) {
 		t.Helper()
 		ev := userEvent(audit.UserRoleRemoved, id)
 		ev.At = at(n)
-		changed, err := s.RemoveUserRole(t.Context(), id, role, ev)
+		changed, err := authz.RemoveUserRole(t.Context(), s, id, role, ev)
 		if err != nil {
 			t.Fatalf("RemoveUserRole(%s): %v", role, err)
 		}
@@ -46,7 +47,7 @@ func testRemoveUserRoleRevokes(t *testing.T, s Store) {
 	removeRole(alice.ID, "Manager", 2)
 	wantRevoked(t, s, alice.ID, at(3))
 
-	if _, err := s.AddUserRole(t.Context(), alice.ID, "Clerk", userEvent(audit.UserRoleAdded, alice.ID)); err != nil {
+	if _, err := authz.AddUserRole(t.Context(), s, alice.ID, "Clerk", userEvent(audit.UserRoleAdded, alice.ID)); err != nil {
 		t.Fatal(err)
 	}
 	removeRole(alice.ID, "Clerk", 6)
@@ -57,7 +58,7 @@ func testRemoveUserRoleRevokes(t *testing.T, s Store) {
 func testAddUserRoleRevokesNothing(t *testing.T, s Store) {
 	seedShop(t, s)
 	alice := createUser(t, s, "alice")
-	if _, err := s.AddUserRole(t.Context(), alice.ID, "Clerk", userEvent(audit.UserRoleAdded, alice.ID)); err != nil {
+	if _, err := authz.AddUserRole(t.Context(), s, alice.ID, "Clerk", userEvent(audit.UserRoleAdded, alice.ID)); err != nil {
 		t.Fatal(err)
 	}
 	if revs := source(t, s).SubjectRevocations; len(revs) != 0 {
@@ -69,7 +70,7 @@ func testSetUserStateRevokes(t *testing.T, s Store) {
 	alice := createUser(t, s, "alice")
 	setState := func(state identity.State, n int) {
 		t.Helper()
-		if _, err := s.SetUserState(t.Context(), alice.ID, state, at(n), userEvent(audit.UserDisabled, alice.ID)); err != nil {
+		if _, err := identity.SetUserState(t.Context(), s, alice.ID, state, at(n), userEvent(audit.UserDisabled, alice.ID)); err != nil {
 			t.Fatalf("SetUserState(%s): %v", state, err)
 		}
 	}
@@ -173,20 +174,20 @@ func testBundleVersion(t *testing.T, s Store) {
 	}
 	alice := newUser("alice")
 	step("create user", false, func() error {
-		return s.CreateUser(t.Context(), alice, nil, userEvent(audit.UserCreated, alice.ID))
+		return identity.CreateUser(t.Context(), s, alice, nil, userEvent(audit.UserCreated, alice.ID))
 	})
 	step("record login", false, func() error {
 		return s.RecordLogin(t.Context(), alice.ID, at(2), userEvent(audit.LoginSucceeded, alice.ID))
 	})
 	step("set password", false, func() error {
-		return s.SetPasswordHash(t.Context(), alice.ID, "$argon2id$x", at(2), userEvent(audit.UserPasswordSet, alice.ID))
+		return identity.SetPasswordHash(t.Context(), s, alice.ID, "$argon2id$x", at(2), userEvent(audit.UserPasswordSet, alice.ID))
 	})
 	step("grant permission", true, func() error {
-		_, err := s.GrantPermission(t.Context(), "Clerk", "shop.write", roleEvent(audit.RolePermissionAdd, "Clerk"))
+		_, err := authz.GrantPermission(t.Context(), s, "Clerk", "shop.write", roleEvent(audit.RolePermissionAdd, "Clerk"))
 		return err
 	})
 	step("revoke permission", true, func() error {
-		_, err := s.RevokePermission(t.Context(), "Clerk", "shop.write", roleEvent(audit.RolePermissionDrop, "Clerk"))
+		_, err := authz.RevokePermission(t.Context(), s, "Clerk", "shop.write", roleEvent(audit.RolePermissionDrop, "Clerk"))
 		return err
 	})
 	step("seed a role", true, func() error {
@@ -194,7 +195,7 @@ func testBundleVersion(t *testing.T, s Store) {
 		return err
 	})
 	step("disable user", true, func() error {
-		_, err := s.SetUserState(t.Context(), alice.ID, identity.StateDisabled, at(4), userEvent(audit.UserDisabled, alice.ID))
+		_, err := identity.SetUserState(t.Context(), s, alice.ID, identity.StateDisabled, at(4), userEvent(audit.UserDisabled, alice.ID))
 		return err
 	})
 	step("revoke token", true, func() error {
@@ -203,19 +204,19 @@ func testBundleVersion(t *testing.T, s Store) {
 	})
 	step("store signing key", true, func() error {
 		var calls atomic.Int32
-		_, err := s.EnsureSigningKey(t.Context(), countingGenerate(&calls))
+		_, err := tokens.EnsureSigningKey(t.Context(), s, countingGenerate(&calls))
 		return err
 	})
-	step("rotate signing key", true, func() error { return s.RotateSigningKey(t.Context(), keyRotation(2, false)) })
+	step("rotate signing key", true, func() error { return tokens.RotateSigningKey(t.Context(), s, keyRotation(2, false)) })
 	step("prune retired signing key", true, func() error {
-		_, err := s.PruneSigningKeys(t.Context(), at(100), audit.CLI)
+		_, err := tokens.PruneSigningKeys(t.Context(), s, at(100), audit.CLI)
 		return err
 	})
 }
 
 func source(t *testing.T, s Store) bundle.Source {
 	t.Helper()
-	src, err := s.BundleSource(t.Context())
+	src, err := bundle.ReadSource(t.Context(), s)
 	if err != nil {
 		t.Fatalf("BundleSource: %v", err)
 	}

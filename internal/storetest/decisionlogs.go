@@ -33,7 +33,7 @@ func uploadEvent(client uuid.UUID, n int) audit.Event {
 
 func insertDecisions(t *testing.T, s Store, entries ...decisionlog.Entry) int {
 	t.Helper()
-	n, err := s.InsertDecisionLogs(t.Context(), entries, uploadEvent(entries[0].ClientID, len(entries)))
+	n, err := decisionlog.Insert(t.Context(), s, entries, uploadEvent(entries[0].ClientID, len(entries)))
 	if err != nil {
 		t.Fatalf("InsertDecisionLogs: %v", err)
 	}
@@ -175,12 +175,12 @@ func testDecisionLogPrune(t *testing.T, s Store) {
 	insertDecisions(t, s, decisionEntry(c, "old", 5, 1, true, ""), decisionEntry(c, "older", 5, 2, true, ""))
 	insertDecisions(t, s, decisionEntry(c, "new", 0, 3, true, ""))
 	ev := audit.Event{At: at(10), Actor: "system", Action: audit.DecisionLogsPruned, Details: map[string]any{}}
-	n, err := s.PruneDecisionLogs(t.Context(), at(3), ev)
+	n, err := decisionlog.PruneBefore(t.Context(), s, at(3), ev)
 	if err != nil || n != 2 {
 		t.Fatalf("PruneDecisionLogs = %d, %v; want 2", n, err)
 	}
 	wantStrings(t, "kept", queryDecisions(t, s, decisionlog.Query{}), []string{"new"})
-	if n, err := s.PruneDecisionLogs(t.Context(), at(3), ev); err != nil || n != 0 {
+	if n, err := decisionlog.PruneBefore(t.Context(), s, at(3), ev); err != nil || n != 0 {
 		t.Fatalf("second PruneDecisionLogs = %d, %v; want 0", n, err)
 	}
 	evs := events(t, s, audit.DecisionLogsPruned)

@@ -32,7 +32,7 @@ func keyRotation(n int32, revoke bool) tokens.Rotation {
 
 func rotateKey(t *testing.T, s Store, r tokens.Rotation) {
 	t.Helper()
-	if err := s.RotateSigningKey(t.Context(), r); err != nil {
+	if err := tokens.RotateSigningKey(t.Context(), s, r); err != nil {
 		t.Fatalf("RotateSigningKey(%s): %v", r.Key.ID, err)
 	}
 }
@@ -40,7 +40,7 @@ func rotateKey(t *testing.T, s Store, r tokens.Rotation) {
 func firstKey(t *testing.T, s Store) {
 	t.Helper()
 	var calls atomic.Int32
-	if _, err := s.EnsureSigningKey(t.Context(), countingGenerate(&calls)); err != nil {
+	if _, err := tokens.EnsureSigningKey(t.Context(), s, countingGenerate(&calls)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -123,7 +123,7 @@ func testRotateConcurrent(t *testing.T, s Store) {
 	var wg sync.WaitGroup
 	for i := range rotators {
 		wg.Go(func() {
-			if err := s.RotateSigningKey(t.Context(), keyRotation(int32(i+2), false)); err != nil {
+			if err := tokens.RotateSigningKey(t.Context(), s, keyRotation(int32(i+2), false)); err != nil {
 				t.Error(err)
 			}
 		})
@@ -149,7 +149,7 @@ func testPruneSigningKeys(t *testing.T, s Store) {
 	rotateKey(t, s, keyRotation(2, false)) // test-kid-1 retires after minute 27
 	prune := func(n int) []string {
 		t.Helper()
-		pruned, err := s.PruneSigningKeys(t.Context(), at(n), "cli:ops")
+		pruned, err := tokens.PruneSigningKeys(t.Context(), s, at(n), "cli:ops")
 		if err != nil {
 			t.Fatalf("PruneSigningKeys at minute %d: %v", n, err)
 		}
@@ -202,7 +202,7 @@ func testSigningKeyOnce(t *testing.T, s Store) {
 	gen := countingGenerate(&calls)
 	want := fakeKey(1)
 	for i := range 3 {
-		got, err := s.EnsureSigningKey(t.Context(), gen)
+		got, err := tokens.EnsureSigningKey(t.Context(), s, gen)
 		if err != nil {
 			t.Fatalf("EnsureSigningKey call %d: %v", i+1, err)
 		}
@@ -245,7 +245,7 @@ func testSigningKeyConcurrent(t *testing.T, s Store) {
 			ready.Done()
 			ready.Wait()
 			entered.Done()
-			k, err := s.EnsureSigningKey(t.Context(), gen)
+			k, err := tokens.EnsureSigningKey(t.Context(), s, gen)
 			kids[i], errs[i] = k.ID, err
 		})
 	}
@@ -265,12 +265,12 @@ func testSigningKeyConcurrent(t *testing.T, s Store) {
 
 func testSigningKeyGenerateError(t *testing.T, s Store) {
 	boom := errors.New("entropy ran out")
-	_, err := s.EnsureSigningKey(t.Context(), func() (tokens.StoredKey, error) { return tokens.StoredKey{}, boom })
+	_, err := tokens.EnsureSigningKey(t.Context(), s, func() (tokens.StoredKey, error) { return tokens.StoredKey{}, boom })
 	if !errors.Is(err, boom) {
 		t.Fatalf("EnsureSigningKey with failing generate = %v, want %v", err, boom)
 	}
 	var calls atomic.Int32
-	got, err := s.EnsureSigningKey(t.Context(), countingGenerate(&calls))
+	got, err := tokens.EnsureSigningKey(t.Context(), s, countingGenerate(&calls))
 	if err != nil || got.ID != fakeKey(1).ID || calls.Load() != 1 {
 		t.Errorf("EnsureSigningKey after a failed generate = %s, %v with %d calls; want a fresh key", got.ID, err, calls.Load())
 	}

@@ -80,7 +80,7 @@ func testGrantPermission(t *testing.T, s Store) {
 	before := countEvents(t, s, audit.RolePermissionAdd)
 	ev := roleEvent(audit.RolePermissionAdd, "Clerk")
 	for i, want := range []bool{true, false} {
-		changed, err := s.GrantPermission(t.Context(), "Clerk", "shop.write", ev)
+		changed, err := authz.GrantPermission(t.Context(), s, "Clerk", "shop.write", ev)
 		if err != nil || changed != want {
 			t.Fatalf("GrantPermission call %d = %v, %v; want %v, nil", i+1, changed, err, want)
 		}
@@ -95,10 +95,10 @@ func testGrantPermissionNotFound(t *testing.T, s Store) {
 	seedShop(t, s)
 	before := countEvents(t, s, "")
 	ev := roleEvent(audit.RolePermissionAdd, "Clerk")
-	if _, err := s.GrantPermission(t.Context(), "Clerk", "shop.delete", ev); !errors.Is(err, authz.ErrPermissionNotFound) {
+	if _, err := authz.GrantPermission(t.Context(), s, "Clerk", "shop.delete", ev); !errors.Is(err, authz.ErrPermissionNotFound) {
 		t.Errorf("GrantPermission(unknown permission) = %v, want ErrPermissionNotFound", err)
 	}
-	if _, err := s.GrantPermission(t.Context(), "Cashier", "shop.read", ev); !errors.Is(err, authz.ErrRoleNotFound) {
+	if _, err := authz.GrantPermission(t.Context(), s, "Cashier", "shop.read", ev); !errors.Is(err, authz.ErrRoleNotFound) {
 		t.Errorf("GrantPermission(unknown role) = %v, want ErrRoleNotFound", err)
 	}
 	wantStrings(t, "Clerk permissions", role(t, s, "Clerk").Permissions, []string{"shop.read"})
@@ -112,7 +112,7 @@ func testRevokePermission(t *testing.T, s Store) {
 	before := countEvents(t, s, audit.RolePermissionDrop)
 	ev := roleEvent(audit.RolePermissionDrop, "Clerk")
 	for i, want := range []bool{true, false} {
-		changed, err := s.RevokePermission(t.Context(), "Clerk", "shop.read", ev)
+		changed, err := authz.RevokePermission(t.Context(), s, "Clerk", "shop.read", ev)
 		if err != nil || changed != want {
 			t.Fatalf("RevokePermission call %d = %v, %v; want %v, nil", i+1, changed, err, want)
 		}
@@ -127,10 +127,10 @@ func testRevokePermissionNotFound(t *testing.T, s Store) {
 	seedShop(t, s)
 	before := countEvents(t, s, "")
 	ev := roleEvent(audit.RolePermissionDrop, "Clerk")
-	if _, err := s.RevokePermission(t.Context(), "Clerk", "shop.delete", ev); !errors.Is(err, authz.ErrPermissionNotFound) {
+	if _, err := authz.RevokePermission(t.Context(), s, "Clerk", "shop.delete", ev); !errors.Is(err, authz.ErrPermissionNotFound) {
 		t.Errorf("RevokePermission(unknown permission) = %v, want ErrPermissionNotFound", err)
 	}
-	if _, err := s.RevokePermission(t.Context(), "Cashier", "shop.read", ev); !errors.Is(err, authz.ErrRoleNotFound) {
+	if _, err := authz.RevokePermission(t.Context(), s, "Cashier", "shop.read", ev); !errors.Is(err, authz.ErrRoleNotFound) {
 		t.Errorf("RevokePermission(unknown role) = %v, want ErrRoleNotFound", err)
 	}
 	wantStrings(t, "Clerk permissions", role(t, s, "Clerk").Permissions, []string{"shop.read"})
@@ -149,11 +149,11 @@ func testUserRoles(t *testing.T, s Store) {
 		call func() (bool, error)
 		want bool
 	}{
-		{"add", func() (bool, error) { return s.AddUserRole(t.Context(), u.ID, "Clerk", add) }, true},
-		{"add again", func() (bool, error) { return s.AddUserRole(t.Context(), u.ID, "Clerk", add) }, false},
-		{"remove", func() (bool, error) { return s.RemoveUserRole(t.Context(), u.ID, "Clerk", remove) }, true},
-		{"remove again", func() (bool, error) { return s.RemoveUserRole(t.Context(), u.ID, "Clerk", remove) }, false},
-		{"add back", func() (bool, error) { return s.AddUserRole(t.Context(), u.ID, "Clerk", add) }, true},
+		{"add", func() (bool, error) { return authz.AddUserRole(t.Context(), s, u.ID, "Clerk", add) }, true},
+		{"add again", func() (bool, error) { return authz.AddUserRole(t.Context(), s, u.ID, "Clerk", add) }, false},
+		{"remove", func() (bool, error) { return authz.RemoveUserRole(t.Context(), s, u.ID, "Clerk", remove) }, true},
+		{"remove again", func() (bool, error) { return authz.RemoveUserRole(t.Context(), s, u.ID, "Clerk", remove) }, false},
+		{"add back", func() (bool, error) { return authz.AddUserRole(t.Context(), s, u.ID, "Clerk", add) }, true},
 	}
 	for _, st := range steps {
 		if changed, err := st.call(); err != nil || changed != st.want {
@@ -172,11 +172,11 @@ func testUserRoles(t *testing.T, s Store) {
 func testAddUserRoleNotFound(t *testing.T, s Store) {
 	u := createUser(t, s, "alice")
 	before := countEvents(t, s, "")
-	if _, err := s.AddUserRole(t.Context(), u.ID, "Cashier", userEvent(audit.UserRoleAdded, u.ID)); !errors.Is(err, authz.ErrRoleNotFound) {
+	if _, err := authz.AddUserRole(t.Context(), s, u.ID, "Cashier", userEvent(audit.UserRoleAdded, u.ID)); !errors.Is(err, authz.ErrRoleNotFound) {
 		t.Errorf("AddUserRole(unknown role) = %v, want ErrRoleNotFound", err)
 	}
 	ghost := uuid.New()
-	if _, err := s.AddUserRole(t.Context(), ghost, authz.AdminRole, userEvent(audit.UserRoleAdded, ghost)); !errors.Is(err, identity.ErrUserNotFound) {
+	if _, err := authz.AddUserRole(t.Context(), s, ghost, authz.AdminRole, userEvent(audit.UserRoleAdded, ghost)); !errors.Is(err, identity.ErrUserNotFound) {
 		t.Errorf("AddUserRole(unknown user) = %v, want ErrUserNotFound", err)
 	}
 	if n := countEvents(t, s, "") - before; n != 0 {

@@ -120,7 +120,7 @@ func testSeedSetsPasswordHashOnlyOverEmptyOrLegacy(t *testing.T, s Store) {
 	for name, hash := range users {
 		u := newUser(name)
 		u.PasswordHash = hash
-		if err := s.CreateUser(t.Context(), u, nil, userEvent(audit.UserCreated, u.ID)); err != nil {
+		if err := identity.CreateUser(t.Context(), s, u, nil, userEvent(audit.UserCreated, u.ID)); err != nil {
 			t.Fatal(err)
 		}
 		ids[name] = u.ID

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -35,7 +36,7 @@ func serviceEvent(action string, id uuid.UUID, n int) audit.Event {
 func createServiceAccount(t *testing.T, s Store, name string, roles ...string) serviceaccount.Account {
 	t.Helper()
 	a := newServiceAccount(name)
-	if err := s.CreateServiceAccount(t.Context(), a, roles, serviceEvent(audit.ServiceAccountCreated, a.ID, 1)); err != nil {
+	if err := serviceaccount.CreateServiceAccount(t.Context(), s, a, roles, serviceEvent(audit.ServiceAccountCreated, a.ID, 1)); err != nil {
 		t.Fatalf("CreateServiceAccount(%s): %v", name, err)
 	}
 	return a
@@ -87,11 +88,11 @@ func testServiceAccountCreateRefused(t *testing.T, s Store) {
 	seedShop(t, s)
 	createServiceAccount(t, s, "reporting")
 	dup := newServiceAccount("reporting")
-	if err := s.CreateServiceAccount(t.Context(), dup, nil, serviceEvent(audit.ServiceAccountCreated, dup.ID, 2)); !errors.Is(err, serviceaccount.ErrNameTaken) {
+	if err := serviceaccount.CreateServiceAccount(t.Context(), s, dup, nil, serviceEvent(audit.ServiceAccountCreated, dup.ID, 2)); !errors.Is(err, serviceaccount.ErrNameTaken) {
 		t.Errorf("duplicate name: %v, want ErrNameTaken", err)
 	}
 	bad := newServiceAccount("other")
-	if err := s.CreateServiceAccount(t.Context(), bad, []string{"Clerk", "Nope"}, serviceEvent(audit.ServiceAccountCreated, bad.ID, 2)); !errors.Is(err, authz.ErrRoleNotFound) {
+	if err := serviceaccount.CreateServiceAccount(t.Context(), s, bad, []string{"Clerk", "Nope"}, serviceEvent(audit.ServiceAccountCreated, bad.ID, 2)); !errors.Is(err, authz.ErrRoleNotFound) {
 		t.Errorf("unknown role: %v, want ErrRoleNotFound", err)
 	}
 	if _, err := s.ServiceAccountByID(t.Context(), bad.ID); !errors.Is(err, serviceaccount.ErrNotFound) {
@@ -124,7 +125,7 @@ func testServiceAccountGrants(t *testing.T, s Store) {
 
 func testServiceAccountSecret(t *testing.T, s Store) {
 	a := createServiceAccount(t, s, "etl")
-	if err := s.SetServiceAccountSecret(t.Context(), a.ID, "hmac-sha256$id$new", at(3), serviceEvent(audit.ServiceAccountSecretRotated, a.ID, 3)); err != nil {
+	if err := serviceaccount.SetServiceAccountSecret(t.Context(), s, a.ID, "hmac-sha256$id$new", at(3), serviceEvent(audit.ServiceAccountSecretRotated, a.ID, 3)); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.ServiceAccountByID(t.Context(), a.ID)
@@ -134,7 +135,7 @@ func testServiceAccountSecret(t *testing.T, s Store) {
 	if n := countEvents(t, s, audit.ServiceAccountSecretRotated); n != 1 {
 		t.Errorf("%d rotation events, want 1", n)
 	}
-	if err := s.SetServiceAccountSecret(t.Context(), uuid.New(), "x", at(4), serviceEvent(audit.ServiceAccountSecretRotated, a.ID, 4)); !errors.Is(err, serviceaccount.ErrNotFound) {
+	if err := serviceaccount.SetServiceAccountSecret(t.Context(), s, uuid.New(), "x", at(4), serviceEvent(audit.ServiceAccountSecretRotated, a.ID, 4)); !errors.Is(err, serviceaccount.ErrNotFound) {
 		t.Errorf("missing account: %v, want ErrNotFound", err)
 	}
 	wantNotRevoked(t, s, a.ID)
@@ -144,7 +145,7 @@ func testServiceAccountDisable(t *testing.T, s Store) {
 	a := createServiceAccount(t, s, "etl")
 	disable := func(n int) bool {
 		t.Helper()
-		changed, err := s.DisableServiceAccount(t.Context(), a.ID, at(n), serviceEvent(audit.ServiceAccountDisabled, a.ID, n))
+		changed, err := serviceaccount.DisableServiceAccount(t.Context(), s, a.ID, at(n), serviceEvent(audit.ServiceAccountDisabled, a.ID, n))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -160,7 +161,7 @@ func testServiceAccountDisable(t *testing.T, s Store) {
 	if n := countEvents(t, s, audit.ServiceAccountDisabled); n != 1 {
 		t.Errorf("%d disable events, want 1", n)
 	}
-	if _, err := s.DisableServiceAccount(t.Context(), uuid.New(), at(7), serviceEvent(audit.ServiceAccountDisabled, a.ID, 7)); !errors.Is(err, serviceaccount.ErrNotFound) {
+	if _, err := serviceaccount.DisableServiceAccount(t.Context(), s, uuid.New(), at(7), serviceEvent(audit.ServiceAccountDisabled, a.ID, 7)); !errors.Is(err, serviceaccount.ErrNotFound) {
 		t.Errorf("missing account: %v, want ErrNotFound", err)
 	}
 }
@@ -173,9 +174,9 @@ func testPepperConcurrent(t *testing.T, s Store) {
 	var wg sync.WaitGroup
 	for i := range callers {
 		wg.Go(func() {
-			peppers[i], errs[i] = s.EnsureClientSecretPepper(t.Context(), func() ([]byte, error) {
+			peppers[i], errs[i] = serviceaccount.EnsureClientSecretPepper(t.Context(), s, func() ([]byte, error) {
 				return []byte{byte(calls.Add(1)), 1, 2, 3}, nil
-			})
+			}, time.Now().UTC())
 		})
 	}
 	wg.Wait()
@@ -187,7 +188,7 @@ func testPepperConcurrent(t *testing.T, s Store) {
 			t.Fatalf("callers got peppers %v, want one for all", peppers)
 		}
 	}
-	again, err := s.EnsureClientSecretPepper(t.Context(), func() ([]byte, error) { return nil, errors.New("must not generate") })
+	again, err := serviceaccount.EnsureClientSecretPepper(t.Context(), s, func() ([]byte, error) { return nil, errors.New("must not generate") }, time.Now().UTC())
 	if err != nil || !slices.Equal(again, peppers[0]) {
 		t.Errorf("a later call: %v, %v; want the stored pepper", again, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/gaia-platform/iam/internal/audit"
+	"github.com/gaia-platform/iam/internal/bundle"
 	"github.com/gaia-platform/iam/internal/identity"
 	"github.com/gaia-platform/iam/internal/tokens"
 )
@@ -25,7 +26,7 @@ func startFamily(t *testing.T, s Store, user uuid.UUID, first string) tokens.Ref
 	t.Helper()
 	f := tokens.RefreshFamily{ID: uuid.New(), UserID: user, CreatedAt: at(0), LastUsedAt: at(0), ExpiresAt: at(0).Add(familyTTL)}
 	ev := audit.Event{At: at(0), Actor: "user:" + user.String(), Action: audit.RefreshFamilyCreated, Target: "session:" + f.ID.String()}
-	if err := s.CreateRefreshFamily(t.Context(), f, tokens.TokenHash(first), ev); err != nil {
+	if err := tokens.CreateRefreshFamily(t.Context(), s, f, tokens.TokenHash(first), ev); err != nil {
 		t.Fatalf("CreateRefreshFamily: %v", err)
 	}
 	return f
@@ -42,7 +43,7 @@ func sealed(next string) []byte { return []byte("sealed:" + next) }
 
 func rotate(t *testing.T, s Store, r tokens.RefreshRotation) (tokens.RefreshFamily, error) {
 	t.Helper()
-	f, retried, err := s.RotateRefreshToken(t.Context(), r)
+	f, retried, err := tokens.RotateRefreshToken(t.Context(), s, r)
 	if err == nil && retried != nil {
 		t.Fatalf("rotation of %s answered a retry's sealed successor %q", r.Presented, retried)
 	}
@@ -53,7 +54,7 @@ func rotate(t *testing.T, s Store, r tokens.RefreshRotation) (tokens.RefreshFami
 // successor the first rotation sealed.
 func retry(t *testing.T, s Store, r tokens.RefreshRotation) (tokens.RefreshFamily, []byte, error) {
 	t.Helper()
-	return s.RotateRefreshToken(t.Context(), r)
+	return tokens.RotateRefreshToken(t.Context(), s, r)
 }
 
 func testRefreshRotation(t *testing.T, s Store) {
@@ -96,7 +97,7 @@ func testRefreshReuse(t *testing.T, s Store) {
 	if len(evs) != 1 || evs[0].Target != "session:"+f.ID.String() {
 		t.Fatalf("reuse events %+v, want one on the family", evs)
 	}
-	src, err := s.BundleSource(t.Context())
+	src, err := bundle.ReadSource(t.Context(), s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +117,7 @@ func testRefreshConcurrent(t *testing.T, s Store) {
 	errs := make([]error, n)
 	for i := range n {
 		wg.Go(func() {
-			_, _, errs[i] = s.RotateRefreshToken(t.Context(), rotation("t1", "next-"+string(rune('a'+i)), at(1), 0))
+			_, _, errs[i] = tokens.RotateRefreshToken(t.Context(), s, rotation("t1", "next-"+string(rune('a'+i)), at(1), 0))
 		})
 	}
 	wg.Wait()
@@ -188,7 +189,7 @@ func testRefreshConcurrentRetries(t *testing.T, s Store) {
 	errs := make([]error, n)
 	for i := range n {
 		wg.Go(func() {
-			_, retried[i], errs[i] = s.RotateRefreshToken(t.Context(), rotation("t1", fmt.Sprintf("next-%d", i), at(1), time.Minute))
+			_, retried[i], errs[i] = tokens.RotateRefreshToken(t.Context(), s, rotation("t1", fmt.Sprintf("next-%d", i), at(1), time.Minute))
 		})
 	}
 	wg.Wait()
@@ -233,7 +234,7 @@ func testRefreshRefusals(t *testing.T, s Store) {
 		t.Errorf("expired family: %v, want ErrInvalidGrant", err)
 	}
 	startFamily(t, s, u.ID, "disabled")
-	if _, err := s.SetUserState(t.Context(), u.ID, identity.StateDisabled, at(1), userEvent(audit.UserDisabled, u.ID)); err != nil {
+	if _, err := identity.SetUserState(t.Context(), s, u.ID, identity.StateDisabled, at(1), userEvent(audit.UserDisabled, u.ID)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := rotate(t, s, rotation("disabled", "x", at(1), 0)); !errors.Is(err, tokens.ErrInvalidGrant) {
@@ -250,14 +251,14 @@ func testRefreshFamilies(t *testing.T, s Store) {
 	a2 := startFamily(t, s, alice.ID, "a2")
 	b1 := startFamily(t, s, bob.ID, "b1")
 	ev := audit.Event{At: at(1), Actor: "user:" + alice.ID.String(), Action: audit.RefreshFamilyRevoked, Target: "session:" + b1.ID.String()}
-	if ok, err := s.RevokeRefreshFamily(t.Context(), alice.ID, b1.ID, at(1), ev); ok || err != nil {
+	if ok, err := tokens.RevokeRefreshFamily(t.Context(), s, alice.ID, b1.ID, at(1), ev); ok || err != nil {
 		t.Errorf("alice revoking bob's family = %v, %v; want false", ok, err)
 	}
 	ev.Target = "session:" + a1.ID.String()
-	if ok, err := s.RevokeRefreshFamily(t.Context(), alice.ID, a1.ID, at(1), ev); !ok || err != nil {
+	if ok, err := tokens.RevokeRefreshFamily(t.Context(), s, alice.ID, a1.ID, at(1), ev); !ok || err != nil {
 		t.Errorf("alice revoking her family = %v, %v; want true", ok, err)
 	}
-	if ok, _ := s.RevokeRefreshFamily(t.Context(), alice.ID, a1.ID, at(1), ev); ok {
+	if ok, _ := tokens.RevokeRefreshFamily(t.Context(), s, alice.ID, a1.ID, at(1), ev); ok {
 		t.Error("revoking a revoked family reported a change")
 	}
 	if c := countEvents(t, s, audit.RefreshFamilyRevoked); c != 1 {

@@ -25,7 +25,7 @@ var throttlePolicy = throttle.Policy{MaxUserFailures: 3, MaxIPFailures: 5, Windo
 
 func fail(t *testing.T, s Store, user, ip string, when time.Time) []throttle.Block {
 	t.Helper()
-	locks, err := s.RecordLoginFailure(t.Context(), throttle.Failure{UserKey: user, IP: ip, At: when}, throttlePolicy)
+	locks, err := throttle.RecordLoginFailure(t.Context(), s, throttle.Failure{UserKey: user, IP: ip, At: when}, throttlePolicy)
 	if err != nil {
 		t.Fatalf("RecordLoginFailure(%s, %s): %v", user, ip, err)
 	}
@@ -128,7 +128,7 @@ func testThrottleConcurrent(t *testing.T, s Store) {
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
-			if _, err := s.RecordLoginFailure(t.Context(), throttle.Failure{UserKey: "alice", IP: "192.0.2.1", At: at(0)}, throttlePolicy); err != nil {
+			if _, err := throttle.RecordLoginFailure(t.Context(), s, throttle.Failure{UserKey: "alice", IP: "192.0.2.1", At: at(0)}, throttlePolicy); err != nil {
 				t.Errorf("RecordLoginFailure: %v", err)
 			}
 		})
@@ -147,7 +147,7 @@ func testThrottleClear(t *testing.T, s Store) {
 	fail(t, s, "alice", "192.0.2.1", at(0))
 	fail(t, s, "bob", "192.0.2.1", at(0))
 	fail(t, s, "bob", "192.0.2.1", at(0))
-	if err := s.ClearLoginFailures(t.Context(), "alice"); err != nil {
+	if err := throttle.ClearLoginFailures(t.Context(), s, "alice"); err != nil {
 		t.Fatal(err)
 	}
 	if locks := fail(t, s, "alice", "192.0.2.1", at(1)); len(locks) != 0 {
@@ -164,7 +164,7 @@ func testThrottleUnblock(t *testing.T, s Store) {
 	}
 	ev := audit.Event{At: at(0), Actor: audit.CLI, Action: audit.SecurityUnblocked, Target: "username:alice"}
 	for i, want := range []bool{true, false} {
-		changed, err := s.Unblock(t.Context(), throttle.KindUser, "alice", ev)
+		changed, err := throttle.Unblock(t.Context(), s, throttle.KindUser, "alice", ev)
 		if err != nil || changed != want {
 			t.Fatalf("Unblock #%d = %v, %v; want %v", i+1, changed, err, want)
 		}

@@ -16,12 +16,12 @@ import (
 func testLoginUpgradesHash(t *testing.T, s Store) {
 	u := newUser("alice")
 	u.PasswordHash = legacyHash
-	if err := s.CreateUser(t.Context(), u, nil, userEvent(audit.UserCreated, u.ID)); err != nil {
+	if err := identity.CreateUser(t.Context(), s, u, nil, userEvent(audit.UserCreated, u.ID)); err != nil {
 		t.Fatal(err)
 	}
 	version := bundleVersion(t, s)
 	login, upgraded := upgradeEvents(u.ID)
-	replaced, err := s.RecordLoginUpgradingHash(t.Context(), u.ID, at(3), legacyHash, argonHash, login, upgraded)
+	replaced, err := identity.RecordLoginUpgradingHash(t.Context(), s, u.ID, at(3), legacyHash, argonHash, login, upgraded)
 	if err != nil || !replaced {
 		t.Fatalf("RecordLoginUpgradingHash = %v, %v; want true, nil", replaced, err)
 	}
@@ -43,15 +43,15 @@ func testLoginUpgradesHash(t *testing.T, s Store) {
 func testLoginUpgradeLosesToAChangedHash(t *testing.T, s Store) {
 	u := newUser("alice")
 	u.PasswordHash = legacyHash
-	if err := s.CreateUser(t.Context(), u, nil, userEvent(audit.UserCreated, u.ID)); err != nil {
+	if err := identity.CreateUser(t.Context(), s, u, nil, userEvent(audit.UserCreated, u.ID)); err != nil {
 		t.Fatal(err)
 	}
 	// Another login upgraded it (or an admin set a password) meanwhile.
-	if err := s.SetPasswordHash(t.Context(), u.ID, argonHash, at(2), userEvent(audit.UserPasswordSet, u.ID)); err != nil {
+	if err := identity.SetPasswordHash(t.Context(), s, u.ID, argonHash, at(2), userEvent(audit.UserPasswordSet, u.ID)); err != nil {
 		t.Fatal(err)
 	}
 	login, upgraded := upgradeEvents(u.ID)
-	replaced, err := s.RecordLoginUpgradingHash(t.Context(), u.ID, at(3), legacyHash, "$argon2id$v=19$m=8,t=1,p=1$b3RoZXI$b3RoZXJoYXNoaGFzaGhhc2g", login, upgraded)
+	replaced, err := identity.RecordLoginUpgradingHash(t.Context(), s, u.ID, at(3), legacyHash, "$argon2id$v=19$m=8,t=1,p=1$b3RoZXI$b3RoZXJoYXNoaGFzaGhhc2g", login, upgraded)
 	if err != nil || replaced {
 		t.Fatalf("RecordLoginUpgradingHash over a changed hash = %v, %v; want false, nil", replaced, err)
 	}
@@ -73,7 +73,7 @@ func testLoginUpgradeLosesToAChangedHash(t *testing.T, s Store) {
 func testLoginUpgradeMissingUser(t *testing.T, s Store) {
 	id := uuid.New()
 	login, upgraded := upgradeEvents(id)
-	_, err := s.RecordLoginUpgradingHash(t.Context(), id, at(3), legacyHash, argonHash, login, upgraded)
+	_, err := identity.RecordLoginUpgradingHash(t.Context(), s, id, at(3), legacyHash, argonHash, login, upgraded)
 	if !errors.Is(err, identity.ErrUserNotFound) {
 		t.Errorf("RecordLoginUpgradingHash of a missing user = %v, want ErrUserNotFound", err)
 	}

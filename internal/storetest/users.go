@@ -30,7 +30,7 @@ func testCreateUserRoundTrip(t *testing.T, s Store) {
 	}
 	ev := audit.Event{At: at(1), Actor: audit.CLI, Action: audit.UserCreated, Target: identity.Target(u.ID),
 		IP: "192.0.2.7", Details: map[string]any{"username": "Zoë", "roles": []any{}}}
-	if err := s.CreateUser(t.Context(), u, nil, ev); err != nil {
+	if err := identity.CreateUser(t.Context(), s, u, nil, ev); err != nil {
 		t.Fatalf("CreateUser: %v", err)
 	}
 	u.LastLoginAt = nil
@@ -88,7 +88,7 @@ func testCreateUserDuplicate(t *testing.T, s Store) {
 	for _, typed := range []string{"alice", "ALICE", "ＡＬＩＣＥ"} {
 		display, _ := identity.NormalizeUsername(typed)
 		u := newUser(display)
-		err := s.CreateUser(t.Context(), u, nil, userEvent(audit.UserCreated, u.ID))
+		err := identity.CreateUser(t.Context(), s, u, nil, userEvent(audit.UserCreated, u.ID))
 		if !errors.Is(err, identity.ErrUsernameTaken) {
 			t.Errorf("CreateUser(%q) after Alice = %v, want ErrUsernameTaken", typed, err)
 		}
@@ -110,7 +110,7 @@ func testCreateUserDuplicate(t *testing.T, s Store) {
 
 func testCreateUserUnknownRole(t *testing.T, s Store) {
 	u := newUser("alice")
-	err := s.CreateUser(t.Context(), u, []string{authz.AdminRole, "no-such-role"}, userEvent(audit.UserCreated, u.ID))
+	err := identity.CreateUser(t.Context(), s, u, []string{authz.AdminRole, "no-such-role"}, userEvent(audit.UserCreated, u.ID))
 	if !errors.Is(err, authz.ErrRoleNotFound) {
 		t.Fatalf("CreateUser with an unknown role = %v, want ErrRoleNotFound", err)
 	}
@@ -123,7 +123,7 @@ func testCreateUserUnknownRole(t *testing.T, s Store) {
 
 	// Nothing of the failed attempt survives: not the username, not the
 	// role link made before the unknown role was reached.
-	if err := s.CreateUser(t.Context(), u, nil, userEvent(audit.UserCreated, u.ID)); err != nil {
+	if err := identity.CreateUser(t.Context(), s, u, nil, userEvent(audit.UserCreated, u.ID)); err != nil {
 		t.Fatalf("CreateUser again without roles: %v", err)
 	}
 	g := grants(t, s, u.ID)
@@ -153,11 +153,11 @@ func testUsersOrder(t *testing.T, s Store) {
 func testSetUserState(t *testing.T, s Store) {
 	u := createUser(t, s, "alice")
 	ev := userEvent(audit.UserDisabled, u.ID)
-	changed, err := s.SetUserState(t.Context(), u.ID, identity.StateDisabled, at(5), ev)
+	changed, err := identity.SetUserState(t.Context(), s, u.ID, identity.StateDisabled, at(5), ev)
 	if err != nil || !changed {
 		t.Fatalf("SetUserState(disabled) = %v, %v; want true, nil", changed, err)
 	}
-	changed, err = s.SetUserState(t.Context(), u.ID, identity.StateDisabled, at(6), ev)
+	changed, err = identity.SetUserState(t.Context(), s, u.ID, identity.StateDisabled, at(6), ev)
 	if err != nil || changed {
 		t.Fatalf("SetUserState(disabled) again = %v, %v; want false, nil", changed, err)
 	}
@@ -174,11 +174,11 @@ func testUserUpdatesMissingUser(t *testing.T, s Store) {
 	id := uuid.New()
 	for name, update := range map[string]func() error{
 		"SetUserState": func() error {
-			_, err := s.SetUserState(t.Context(), id, identity.StateDisabled, at(1), userEvent(audit.UserDisabled, id))
+			_, err := identity.SetUserState(t.Context(), s, id, identity.StateDisabled, at(1), userEvent(audit.UserDisabled, id))
 			return err
 		},
 		"SetPasswordHash": func() error {
-			return s.SetPasswordHash(t.Context(), id, "$argon2id$x", at(1), userEvent(audit.UserPasswordSet, id))
+			return identity.SetPasswordHash(t.Context(), s, id, "$argon2id$x", at(1), userEvent(audit.UserPasswordSet, id))
 		},
 		"RecordLogin": func() error {
 			return s.RecordLogin(t.Context(), id, at(1), userEvent(audit.LoginSucceeded, id))
@@ -196,7 +196,7 @@ func testUserUpdatesMissingUser(t *testing.T, s Store) {
 func testSetPasswordHash(t *testing.T, s Store) {
 	u := createUser(t, s, "alice")
 	const hash = "$argon2id$v=19$m=65536,t=3,p=2$bmV3c2FsdA$bmV3aGFzaA"
-	if err := s.SetPasswordHash(t.Context(), u.ID, hash, at(7), userEvent(audit.UserPasswordSet, u.ID)); err != nil {
+	if err := identity.SetPasswordHash(t.Context(), s, u.ID, hash, at(7), userEvent(audit.UserPasswordSet, u.ID)); err != nil {
 		t.Fatalf("SetPasswordHash: %v", err)
 	}
 	u.PasswordHash, u.UpdatedAt = hash, at(7)
@@ -230,7 +230,7 @@ func createUser(t *testing.T, s Store, username string, roles ...string) identit
 	t.Helper()
 	display, _ := identity.NormalizeUsername(username)
 	u := newUser(display)
-	if err := s.CreateUser(t.Context(), u, roles, userEvent(audit.UserCreated, u.ID)); err != nil {
+	if err := identity.CreateUser(t.Context(), s, u, roles, userEvent(audit.UserCreated, u.ID)); err != nil {
 		t.Fatalf("CreateUser(%q, %q): %v", username, roles, err)
 	}
 	return u

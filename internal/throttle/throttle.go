@@ -134,13 +134,6 @@ type Store interface {
 	// ThrottleTx runs fn in one write transaction, committing if it
 	// returns nil, else rolling back and returning fn's error.
 	ThrottleTx(ctx context.Context, fn func(Tx) error) error
-
-	// RecordLoginFailure, ClearLoginFailures and Unblock are the package
-	// functions of the same names over the store itself: the store
-	// contract suite calls them as methods of a store.
-	RecordLoginFailure(ctx context.Context, f Failure, p Policy) ([]Block, error)
-	ClearLoginFailures(ctx context.Context, userKey string) error
-	Unblock(ctx context.Context, k Kind, subject string, ev audit.Event) (bool, error)
 }
 
 // Throttled is the answer to a login attempt on a locked account name or

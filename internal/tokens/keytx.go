@@ -15,13 +15,6 @@ type KeyStore interface {
 	KeyTxStore
 	// SigningKeys returns every stored key, oldest activation first.
 	SigningKeys(ctx context.Context) ([]StoredKey, error)
-
-	// A store offers the flows as methods too, each calling the function
-	// of the same name below with itself, so that the store contract suite
-	// runs them on every store.
-	EnsureSigningKey(ctx context.Context, generate func() (StoredKey, error)) (StoredKey, error)
-	RotateSigningKey(ctx context.Context, r Rotation) error
-	PruneSigningKeys(ctx context.Context, now time.Time, actor string) ([]StoredKey, error)
 }
 
 // KeyTxStore opens the transactions signing keys change in.

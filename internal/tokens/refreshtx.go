@@ -19,13 +19,6 @@ type RefreshStore interface {
 	// RefreshFamilies lists user's unrevoked families that have not
 	// expired at at, newest first.
 	RefreshFamilies(ctx context.Context, user uuid.UUID, at time.Time) ([]RefreshFamily, error)
-
-	// A store offers the flows as methods too, each calling the function
-	// of the same name below with itself, so that the store contract suite
-	// runs them on every store.
-	CreateRefreshFamily(ctx context.Context, f RefreshFamily, tokenHash string, ev audit.Event) error
-	RotateRefreshToken(ctx context.Context, r RefreshRotation) (RefreshFamily, []byte, error)
-	RevokeRefreshFamily(ctx context.Context, user, id uuid.UUID, at time.Time, ev audit.Event) (bool, error)
 }
 
 // RefreshTxStore opens the transactions refresh families change in.

@@ -11,16 +11,6 @@ import (
 	"github.com/gaia-platform/iam/internal/decisionlog"
 )
 
-// InsertDecisionLogs is decisionlog.Insert in this store.
-func (s *Store) InsertDecisionLogs(ctx context.Context, entries []decisionlog.Entry, ev audit.Event) (int, error) {
-	return decisionlog.Insert(ctx, s, entries, ev)
-}
-
-// PruneDecisionLogs is decisionlog.PruneBefore in this store.
-func (s *Store) PruneDecisionLogs(ctx context.Context, cutoff time.Time, ev audit.Event) (int64, error) {
-	return decisionlog.PruneBefore(ctx, s, cutoff, ev)
-}
-
 // DecisionLogTx runs fn in one transaction, committing if it returns nil.
 func (s *Store) DecisionLogTx(ctx context.Context, fn func(decisionlog.Tx) error) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error { return fn(decisionLogTx{tx}) })

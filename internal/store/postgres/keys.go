@@ -29,21 +29,6 @@ func (s *Store) KeyTx(ctx context.Context, fn func(tokens.KeyTx) error) error {
 	})
 }
 
-// EnsureSigningKey runs tokens.EnsureSigningKey in this store.
-func (s *Store) EnsureSigningKey(ctx context.Context, generate func() (tokens.StoredKey, error)) (tokens.StoredKey, error) {
-	return tokens.EnsureSigningKey(ctx, s, generate)
-}
-
-// RotateSigningKey runs tokens.RotateSigningKey in this store.
-func (s *Store) RotateSigningKey(ctx context.Context, r tokens.Rotation) error {
-	return tokens.RotateSigningKey(ctx, s, r)
-}
-
-// PruneSigningKeys runs tokens.PruneSigningKeys in this store.
-func (s *Store) PruneSigningKeys(ctx context.Context, now time.Time, actor string) ([]tokens.StoredKey, error) {
-	return tokens.PruneSigningKeys(ctx, s, now, actor)
-}
-
 // SigningKeys returns every stored key, oldest activation first.
 func (s *Store) SigningKeys(ctx context.Context) ([]tokens.StoredKey, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+signingKeyColumns+` FROM signing_keys ORDER BY activates_at, created_at, kid`)

@@ -37,21 +37,6 @@ func (s *Store) RefreshTx(ctx context.Context, fn func(tokens.RefreshTx) error) 
 	})
 }
 
-// CreateRefreshFamily runs tokens.CreateRefreshFamily in this store.
-func (s *Store) CreateRefreshFamily(ctx context.Context, f tokens.RefreshFamily, tokenHash string, ev audit.Event) error {
-	return tokens.CreateRefreshFamily(ctx, s, f, tokenHash, ev)
-}
-
-// RotateRefreshToken runs tokens.RotateRefreshToken in this store.
-func (s *Store) RotateRefreshToken(ctx context.Context, r tokens.RefreshRotation) (tokens.RefreshFamily, []byte, error) {
-	return tokens.RotateRefreshToken(ctx, s, r)
-}
-
-// RevokeRefreshFamily runs tokens.RevokeRefreshFamily in this store.
-func (s *Store) RevokeRefreshFamily(ctx context.Context, user, id uuid.UUID, at time.Time, ev audit.Event) (bool, error) {
-	return tokens.RevokeRefreshFamily(ctx, s, user, id, at, ev)
-}
-
 // refreshTx is tokens.RefreshTx on a pgx transaction. Writes that return
 // nothing are held back and travel with the next statement that does, or
 // with the audit event: a rotation's writes and its audit event are one

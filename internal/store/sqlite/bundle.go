@@ -19,11 +19,6 @@ func (s *Store) BundleVersion(ctx context.Context) (int64, error) {
 	return v, err
 }
 
-// BundleSource is bundle.ReadSource in this store.
-func (s *Store) BundleSource(ctx context.Context) (bundle.Source, error) {
-	return bundle.ReadSource(ctx, s)
-}
-
 // BundleSourceTx runs fn in one read transaction: one WAL snapshot for
 // everything fn reads.
 func (s *Store) BundleSourceTx(ctx context.Context, fn func(bundle.SourceTx) error) error {

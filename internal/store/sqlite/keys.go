@@ -22,21 +22,6 @@ func (s *Store) KeyTx(ctx context.Context, fn func(tokens.KeyTx) error) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error { return fn(keyTx{tx}) })
 }
 
-// EnsureSigningKey runs tokens.EnsureSigningKey in this store.
-func (s *Store) EnsureSigningKey(ctx context.Context, generate func() (tokens.StoredKey, error)) (tokens.StoredKey, error) {
-	return tokens.EnsureSigningKey(ctx, s, generate)
-}
-
-// RotateSigningKey runs tokens.RotateSigningKey in this store.
-func (s *Store) RotateSigningKey(ctx context.Context, r tokens.Rotation) error {
-	return tokens.RotateSigningKey(ctx, s, r)
-}
-
-// PruneSigningKeys runs tokens.PruneSigningKeys in this store.
-func (s *Store) PruneSigningKeys(ctx context.Context, now time.Time, actor string) ([]tokens.StoredKey, error) {
-	return tokens.PruneSigningKeys(ctx, s, now, actor)
-}
-
 // SigningKeys returns every stored key, oldest activation first.
 func (s *Store) SigningKeys(ctx context.Context) ([]tokens.StoredKey, error) {
 	return signingKeys(s.read.QueryContext(ctx, `SELECT `+signingKeyColumns+` FROM signing_keys ORDER BY activates_at, created_at, kid`))

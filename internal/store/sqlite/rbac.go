@@ -84,26 +84,6 @@ func findRole(ctx context.Context, q querier, name string) (authz.Role, error) {
 	return roles[0], nil
 }
 
-// GrantPermission is authz.GrantPermission in this store.
-func (s *Store) GrantPermission(ctx context.Context, role, permission string, ev audit.Event) (bool, error) {
-	return authz.GrantPermission(ctx, s, role, permission, ev)
-}
-
-// RevokePermission is authz.RevokePermission in this store.
-func (s *Store) RevokePermission(ctx context.Context, role, permission string, ev audit.Event) (bool, error) {
-	return authz.RevokePermission(ctx, s, role, permission, ev)
-}
-
-// AddUserRole is authz.AddUserRole in this store.
-func (s *Store) AddUserRole(ctx context.Context, user uuid.UUID, role string, ev audit.Event) (bool, error) {
-	return authz.AddUserRole(ctx, s, user, role, ev)
-}
-
-// RemoveUserRole is authz.RemoveUserRole in this store.
-func (s *Store) RemoveUserRole(ctx context.Context, user uuid.UUID, role string, ev audit.Event) (bool, error) {
-	return authz.RemoveUserRole(ctx, s, user, role, ev)
-}
-
 // UserGrants returns a user's roles and the union of their permissions,
 // both read from one snapshot.
 func (s *Store) UserGrants(ctx context.Context, user uuid.UUID) (authz.Grants, error) {

@@ -33,11 +33,6 @@ func (s *Store) ServiceAccountTx(ctx context.Context, fn func(serviceaccount.Acc
 	return s.inTx(ctx, func(tx *sql.Tx) error { return fn(accountTx{tx}) })
 }
 
-// CreateServiceAccount is serviceaccount.CreateServiceAccount on s.
-func (s *Store) CreateServiceAccount(ctx context.Context, a serviceaccount.Account, roles []string, ev audit.Event) error {
-	return serviceaccount.CreateServiceAccount(ctx, s, a, roles, ev)
-}
-
 // ServiceAccountByName finds an account by name.
 func (s *Store) ServiceAccountByName(ctx context.Context, name string) (serviceaccount.Account, error) {
 	return scanServiceAccount(s.read.QueryRowContext(ctx, `SELECT `+serviceAccountColumns+` FROM service_accounts WHERE name = ?`, name))
@@ -71,26 +66,10 @@ func (s *Store) ServiceAccounts(ctx context.Context) ([]serviceaccount.Account, 
 	})
 }
 
-// SetServiceAccountSecret is serviceaccount.SetServiceAccountSecret on s.
-func (s *Store) SetServiceAccountSecret(ctx context.Context, id uuid.UUID, hash string, at time.Time, ev audit.Event) error {
-	return serviceaccount.SetServiceAccountSecret(ctx, s, id, hash, at, ev)
-}
-
-// DisableServiceAccount is serviceaccount.DisableServiceAccount on s.
-func (s *Store) DisableServiceAccount(ctx context.Context, id uuid.UUID, at time.Time, ev audit.Event) (bool, error) {
-	return serviceaccount.DisableServiceAccount(ctx, s, id, at, ev)
-}
-
 // ServiceAccountGrants returns an account's roles and the union of their
 // permissions, both read from one snapshot.
 func (s *Store) ServiceAccountGrants(ctx context.Context, id uuid.UUID) (authz.Grants, error) {
 	return s.grants(ctx, serviceAccountRoles, id)
-}
-
-// EnsureClientSecretPepper is serviceaccount.EnsureClientSecretPepper on
-// s, at the time of the call.
-func (s *Store) EnsureClientSecretPepper(ctx context.Context, generate func() ([]byte, error)) ([]byte, error) {
-	return serviceaccount.EnsureClientSecretPepper(ctx, s, generate, time.Now().UTC())
 }
 
 // accountTx is serviceaccount.AccountTx on a write transaction. The

@@ -31,21 +31,6 @@ func (s *Store) RefreshTx(ctx context.Context, fn func(tokens.RefreshTx) error) 
 	return s.inTx(ctx, func(tx *sql.Tx) error { return fn(refreshTx{tx}) })
 }
 
-// CreateRefreshFamily runs tokens.CreateRefreshFamily in this store.
-func (s *Store) CreateRefreshFamily(ctx context.Context, f tokens.RefreshFamily, tokenHash string, ev audit.Event) error {
-	return tokens.CreateRefreshFamily(ctx, s, f, tokenHash, ev)
-}
-
-// RotateRefreshToken runs tokens.RotateRefreshToken in this store.
-func (s *Store) RotateRefreshToken(ctx context.Context, r tokens.RefreshRotation) (tokens.RefreshFamily, []byte, error) {
-	return tokens.RotateRefreshToken(ctx, s, r)
-}
-
-// RevokeRefreshFamily runs tokens.RevokeRefreshFamily in this store.
-func (s *Store) RevokeRefreshFamily(ctx context.Context, user, id uuid.UUID, at time.Time, ev audit.Event) (bool, error) {
-	return tokens.RevokeRefreshFamily(ctx, s, user, id, at, ev)
-}
-
 // refreshTx is tokens.RefreshTx on a write transaction.
 type refreshTx struct{ tx *sql.Tx }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gaia-platform/iam/internal/audit"
 	"github.com/gaia-platform/iam/internal/authz"
+	"github.com/gaia-platform/iam/internal/bundle"
 	"github.com/gaia-platform/iam/internal/identity"
 	"github.com/gaia-platform/iam/internal/store/sqlite"
 	"github.com/gaia-platform/iam/internal/storetest"
@@ -92,20 +93,20 @@ func TestTwoStoresOnOneFile_WriteConcurrently(t *testing.T) {
 				for r := range rounds {
 					u := identity.User{ID: uuid.New(), Username: fmt.Sprintf("u%d-%d-%d", si, w, r), State: identity.StateActive,
 						CreatedAt: time.Now(), UpdatedAt: time.Now()}
-					if err := s.CreateUser(ctx, u, []string{"Clerk"}, audit.Event{At: time.Now(), Actor: audit.CLI, Action: audit.UserCreated}); err != nil {
+					if err := identity.CreateUser(ctx, s, u, []string{"Clerk"}, audit.Event{At: time.Now(), Actor: audit.CLI, Action: audit.UserCreated}); err != nil {
 						errs <- fmt.Errorf("store %d CreateUser: %w", si, err)
 					}
 					perm := []string{"shop.read", "shop.write"}[r%2]
-					if _, err := s.GrantPermission(ctx, "Clerk", perm, audit.Event{At: time.Now(), Actor: audit.CLI, Action: audit.RolePermissionAdd}); err != nil {
+					if _, err := authz.GrantPermission(ctx, s, "Clerk", perm, audit.Event{At: time.Now(), Actor: audit.CLI, Action: audit.RolePermissionAdd}); err != nil {
 						errs <- fmt.Errorf("store %d GrantPermission: %w", si, err)
 					}
-					if _, err := s.RevokePermission(ctx, "Clerk", perm, audit.Event{At: time.Now(), Actor: audit.CLI, Action: audit.RolePermissionDrop}); err != nil {
+					if _, err := authz.RevokePermission(ctx, s, "Clerk", perm, audit.Event{At: time.Now(), Actor: audit.CLI, Action: audit.RolePermissionDrop}); err != nil {
 						errs <- fmt.Errorf("store %d RevokePermission: %w", si, err)
 					}
 					if _, err := authz.ApplySeed(ctx, s, authz.Seed{Users: []authz.SeedUser{{Username: u.Username}}}, audit.CLI, time.Now(), false); err != nil {
 						errs <- fmt.Errorf("store %d ApplySeed: %w", si, err)
 					}
-					if _, err := s.BundleSource(ctx); err != nil {
+					if _, err := bundle.ReadSource(ctx, s); err != nil {
 						errs <- fmt.Errorf("store %d BundleSource: %w", si, err)
 					}
 				}
@@ -136,7 +137,7 @@ func TestTwoStoresOnOneFile_WritersWaitForALongTransaction(t *testing.T) {
 	inside := make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
-		_, err := a.EnsureSigningKey(t.Context(), func() (tokens.StoredKey, error) {
+		_, err := tokens.EnsureSigningKey(t.Context(), a, func() (tokens.StoredKey, error) {
 			close(inside)
 			time.Sleep(500 * time.Millisecond)
 			return tokens.StoredKey{ID: "kid-1", PrivatePEM: []byte("stand-in"), CreatedAt: time.Now()}, nil
@@ -164,7 +165,7 @@ func TestTwoStoresOnOneFile_WritersWaitForALongTransaction(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	k, err := b.EnsureSigningKey(t.Context(), func() (tokens.StoredKey, error) {
+	k, err := tokens.EnsureSigningKey(t.Context(), b, func() (tokens.StoredKey, error) {
 		t.Error("second store generated a key though one is stored")
 		return tokens.StoredKey{}, nil
 	})

@@ -66,21 +66,6 @@ func (s *Store) ThrottleTx(ctx context.Context, fn func(throttle.Tx) error) erro
 	return s.inTx(ctx, func(tx *sql.Tx) error { return fn(throttleTx{tx}) })
 }
 
-// RecordLoginFailure is throttle.RecordLoginFailure on s.
-func (s *Store) RecordLoginFailure(ctx context.Context, f throttle.Failure, p throttle.Policy) ([]throttle.Block, error) {
-	return throttle.RecordLoginFailure(ctx, s, f, p)
-}
-
-// ClearLoginFailures is throttle.ClearLoginFailures on s.
-func (s *Store) ClearLoginFailures(ctx context.Context, userKey string) error {
-	return throttle.ClearLoginFailures(ctx, s, userKey)
-}
-
-// Unblock is throttle.Unblock on s.
-func (s *Store) Unblock(ctx context.Context, k throttle.Kind, subject string, ev audit.Event) (bool, error) {
-	return throttle.Unblock(ctx, s, k, subject, ev)
-}
-
 // throttleTx is throttle.Tx on a write transaction.
 type throttleTx struct{ tx *sql.Tx }
 

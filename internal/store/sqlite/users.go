@@ -35,11 +35,6 @@ func (s *Store) UserTx(ctx context.Context, fn func(identity.UserTx) error) erro
 	return s.inTx(ctx, func(tx *sql.Tx) error { return fn(userTx{tx}) })
 }
 
-// CreateUser is identity.CreateUser on s.
-func (s *Store) CreateUser(ctx context.Context, u identity.User, roles []string, ev audit.Event) error {
-	return identity.CreateUser(ctx, s, u, roles, ev)
-}
-
 // insertUser inserts u, keyed by its normalised username.
 func insertUser(ctx context.Context, tx *sql.Tx, u identity.User) error {
 	_, key := identity.NormalizeUsername(u.Username)
@@ -86,21 +81,6 @@ func (s *Store) UserPage(ctx context.Context, q identity.UserQuery) ([]identity.
 		return nil, err
 	}
 	return collect(rows, func(rows *sql.Rows) (identity.User, error) { return scanUser(rows) })
-}
-
-// SetUserState is identity.SetUserState on s.
-func (s *Store) SetUserState(ctx context.Context, id uuid.UUID, state identity.State, at time.Time, ev audit.Event) (bool, error) {
-	return identity.SetUserState(ctx, s, id, state, at, ev)
-}
-
-// SetPasswordHash is identity.SetPasswordHash on s.
-func (s *Store) SetPasswordHash(ctx context.Context, id uuid.UUID, hash string, at time.Time, ev audit.Event) error {
-	return identity.SetPasswordHash(ctx, s, id, hash, at, ev)
-}
-
-// RecordLoginUpgradingHash is identity.RecordLoginUpgradingHash on s.
-func (s *Store) RecordLoginUpgradingHash(ctx context.Context, id uuid.UUID, at time.Time, from, to string, login, upgraded audit.Event) (bool, error) {
-	return identity.RecordLoginUpgradingHash(ctx, s, id, at, from, to, login, upgraded)
 }
 
 // RecordLogin stores the time of a successful login.
