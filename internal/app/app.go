@@ -25,6 +25,7 @@ import (
 	"github.com/gaia-platform/iam/internal/identity"
 	"github.com/gaia-platform/iam/internal/serviceaccount"
 	"github.com/gaia-platform/iam/internal/signin"
+	"github.com/gaia-platform/iam/internal/store"
 	"github.com/gaia-platform/iam/internal/store/postgres"
 	"github.com/gaia-platform/iam/internal/store/sqlite"
 	"github.com/gaia-platform/iam/internal/throttle"
@@ -32,35 +33,14 @@ import (
 	"github.com/gaia-platform/iam/policies"
 )
 
-// Store is everything the IAM asks of its database. The PostgreSQL store
-// (production) and the embedded SQLite store (one host) implement it.
-type Store interface {
-	identity.Store
-	authz.Store
-	tokens.KeyStore
-	tokens.RevocationStore
-	tokens.RefreshStore
-	bundle.Store
-	serviceaccount.Store
-	decisionlog.Store
-	throttle.Store
-	AuditEvents(ctx context.Context, action string, limit int) ([]audit.Stored, error)
-	AuditChain(ctx context.Context, after int64, limit int) ([]audit.Link, error)
-	AuditTail(ctx context.Context, q audit.TailQuery) ([]audit.Stored, error)
-	Ping(ctx context.Context) error
-	// Migrate brings the schema up to date, returning its version.
-	Migrate() (uint, error)
-	Close()
-}
-
 var (
-	_ Store = (*postgres.Store)(nil)
-	_ Store = (*sqlite.Store)(nil)
+	_ store.Database = (*postgres.Store)(nil)
+	_ store.Database = (*sqlite.Store)(nil)
 )
 
 // App is an open, migrated database with the services built on it.
 type App struct {
-	Store Store
+	Store store.Database
 	Users *identity.Service
 	RBAC  *authz.Service
 	Now   func() time.Time
@@ -92,7 +72,7 @@ func OpenAt(ctx context.Context, db config.Database, hashing identity.HashLimits
 }
 
 // openStore opens the store db names.
-func openStore(ctx context.Context, db config.Database) (Store, error) {
+func openStore(ctx context.Context, db config.Database) (store.Database, error) {
 	switch db.Kind {
 	case config.Postgres:
 		s, err := postgres.Open(ctx, db.URL)

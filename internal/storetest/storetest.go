@@ -4,35 +4,14 @@
 package storetest
 
 import (
-	"context"
 	"slices"
 	"testing"
 
-	"github.com/gaia-platform/iam/internal/audit"
-	"github.com/gaia-platform/iam/internal/authz"
-	"github.com/gaia-platform/iam/internal/bundle"
-	"github.com/gaia-platform/iam/internal/decisionlog"
-	"github.com/gaia-platform/iam/internal/identity"
-	"github.com/gaia-platform/iam/internal/serviceaccount"
-	"github.com/gaia-platform/iam/internal/throttle"
-	"github.com/gaia-platform/iam/internal/tokens"
+	"github.com/gaia-platform/iam/internal/store"
 )
 
-// Store is everything the IAM asks of its storage.
-type Store interface {
-	identity.Store
-	authz.Store
-	tokens.KeyStore
-	tokens.RevocationStore
-	tokens.RefreshStore
-	bundle.Store
-	serviceaccount.Store
-	decisionlog.Store
-	throttle.Store
-	AuditEvents(ctx context.Context, action string, limit int) ([]audit.Stored, error)
-	AuditChain(ctx context.Context, after int64, limit int) ([]audit.Link, error)
-	AuditTail(ctx context.Context, q audit.TailQuery) ([]audit.Stored, error)
-}
+// Store is what the contract tests: every port of one store.
+type Store = store.Store
 
 // Run runs the contract. open returns a fresh, migrated store of its own
 // for each subtest and releases it when that subtest ends.
