@@ -18,7 +18,7 @@ import (
 	"github.com/gaia-platform/iam/internal/testkit"
 )
 
-// The example dump's passwords (README, "Moving off Django"): alice's and
+// The example dump's passwords (docs/django.md): alice's and
 // bob's are pbkdf2_sha256 hashes made as Django makes them; dave's is
 // passlib's Django-generated bcrypt_sha256 vector; frank's is Django's md5
 // test vector, an algorithm Gaia does not verify.
