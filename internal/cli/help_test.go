@@ -171,7 +171,7 @@ var cliTwins = map[string]string{
 	"POST /admin/v1/service-accounts/:id/rotate-secret":    "service rotate-secret",
 	"POST /admin/v1/service-accounts/:id/disable":          "service disable",
 	"GET /admin/v1/revocations":                            "none: which revocations are in force is decided by the bundle publisher (internal/bundle), which a command does not run",
-	"POST /admin/v1/revocations":                           "none: its rules (one token's default expiry, the jti bound, the audit event) live in the HTTP handler; a twin needs them in internal/tokens first",
+	"POST /admin/v1/revocations":                           "none: its rules (one token's default expiry, the jti bound, the audit event) now live in tokens.Revoker, which a command can call; the structure change that moved them adds no command",
 	"GET /admin/v1/audit-events":                           "audit list",
 	"GET /admin/v1/decision-logs":                          "decision-logs list",
 }
