@@ -12,6 +12,7 @@ import (
 
 	"github.com/gaia-platform/iam/internal/audit"
 	"github.com/gaia-platform/iam/internal/authz"
+	"github.com/gaia-platform/iam/internal/identity"
 	"github.com/gaia-platform/iam/internal/serviceaccount"
 )
 
@@ -21,6 +22,7 @@ var serviceAccountContract = []contractTest{
 	{"ServiceAccountGrants_SortedUnionOfRoles", testServiceAccountGrants},
 	{"SetServiceAccountSecret_ReplacesHashAndAudits", testServiceAccountSecret},
 	{"DisableServiceAccount_RevokesOnceAndAuditsOnce", testServiceAccountDisable},
+	{"ConcurrentDisables_OfAUserAndAnAccountChangeAndAuditOnce", testConcurrentDisablesChangeOnce},
 	{"EnsureClientSecretPepper_ConcurrentCallersShareOne", testPepperConcurrent},
 }
 
@@ -194,5 +196,46 @@ func testPepperConcurrent(t *testing.T, s Store) {
 	}
 	if n := countEvents(t, s, audit.ClientSecretPepperCreated); n != 1 {
 		t.Errorf("%d pepper events, want 1", n)
+	}
+}
+
+// Concurrent disables of one user and one service account, as two admins
+// or a replica and the CLI at once: exactly one call changes each and one
+// event records it. The domain decides "changed" from the row it read
+// under the store's row lock; without the lock both would see it active.
+func testConcurrentDisablesChangeOnce(t *testing.T, s Store) {
+	u := createUser(t, s, "alice")
+	a := createServiceAccount(t, s, "etl")
+	const callers = 8
+	var users, accounts atomic.Int32
+	var wg sync.WaitGroup
+	for n := range callers {
+		wg.Go(func() {
+			changed, err := identity.SetUserState(t.Context(), s, u.ID, identity.StateDisabled, at(n), userEvent(audit.UserDisabled, u.ID))
+			if err != nil {
+				t.Error(err)
+			}
+			if changed {
+				users.Add(1)
+			}
+		})
+		wg.Go(func() {
+			changed, err := serviceaccount.DisableServiceAccount(t.Context(), s, a.ID, at(n), serviceEvent(audit.ServiceAccountDisabled, a.ID, n))
+			if err != nil {
+				t.Error(err)
+			}
+			if changed {
+				accounts.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if users.Load() != 1 || accounts.Load() != 1 {
+		t.Errorf("of %d concurrent disables, %d changed the user and %d the account; want 1 each", callers, users.Load(), accounts.Load())
+	}
+	for _, action := range []string{audit.UserDisabled, audit.ServiceAccountDisabled} {
+		if n := countEvents(t, s, action); n != 1 {
+			t.Errorf("%d %s events, want 1", n, action)
+		}
 	}
 }
