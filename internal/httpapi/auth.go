@@ -70,9 +70,9 @@ func (a *api) me(c *gin.Context) {
 			a.fail(c, fmt.Errorf("%w: subject is not a user id", tokens.ErrInvalidToken))
 			return
 		}
-		u, err := a.Users.ByID(c.Request.Context(), id)
-		if errors.Is(err, identity.ErrUserNotFound) || (err == nil && u.State != identity.StateActive) {
-			a.fail(c, fmt.Errorf("%w: the account no longer exists or is not active", tokens.ErrInvalidToken))
+		u, err := a.Users.Active(c.Request.Context(), id)
+		if errors.Is(err, identity.ErrNotActive) {
+			a.fail(c, fmt.Errorf("%w: %v", tokens.ErrInvalidToken, err))
 			return
 		}
 		if err != nil {

@@ -48,6 +48,9 @@ var (
 	ErrUsernameTaken      = errors.New("username is already taken")
 	ErrInvalidUsername    = errors.New("invalid username")
 	ErrInvalidPassword    = errors.New("invalid password")
+	// ErrNotActive is a user whose tokens may no longer act: the account
+	// is gone or not active (Service.Active).
+	ErrNotActive = errors.New("the account no longer exists or is not active")
 )
 
 // Store keeps users. Every change records its audit event in the same

@@ -187,6 +187,16 @@ func (s *Service) ByID(ctx context.Context, id uuid.UUID) (User, error) {
 	return s.store.UserByID(ctx, id)
 }
 
+// Active returns user id while the account may still act on a token it
+// holds: ErrNotActive when it no longer exists or is not active.
+func (s *Service) Active(ctx context.Context, id uuid.UUID) (User, error) {
+	u, err := s.store.UserByID(ctx, id)
+	if errors.Is(err, ErrUserNotFound) || (err == nil && u.State != StateActive) {
+		return User{}, ErrNotActive
+	}
+	return u, err
+}
+
 // List returns every user, ordered by username.
 func (s *Service) List(ctx context.Context) ([]User, error) {
 	return s.store.Users(ctx)

@@ -94,8 +94,8 @@ func (s *Service) Refresh(ctx context.Context, raw, ip string) (Tokens, error) {
 	if err != nil {
 		return Tokens{}, err
 	}
-	user, err := s.d.Users.ByID(ctx, session.UserID)
-	if errors.Is(err, identity.ErrUserNotFound) || (err == nil && user.State != identity.StateActive) {
+	user, err := s.d.Users.Active(ctx, session.UserID)
+	if errors.Is(err, identity.ErrNotActive) {
 		return Tokens{}, tokens.ErrInvalidGrant
 	}
 	if err != nil {
