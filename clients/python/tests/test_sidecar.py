@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import socket
 import os
 import threading
 import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any, Callable
 
 import pytest
@@ -20,7 +19,7 @@ from gaia_iam.decide import STOCK_POLICY_DIGEST, StockPolicy, public_claims
 from gaia_iam.jwks import parse_iam_jwks
 
 from .conftest import wait_for
-from .helpers import ROOT, FakeIAM, private_key
+from .helpers import ROOT, FakeIAM, QuietHandler, private_key
 from .opa import OPA, opa_binary
 
 
@@ -35,16 +34,7 @@ class FakeOPA:
         self.requests: Counter[str] = Counter()
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def setup(self) -> None:
-                super().setup()
-                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:  # noqa: N802
                 if fake.down:  # drop kept-alive connections as a dead OPA would
                     self.close_connection = True
