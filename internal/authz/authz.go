@@ -38,6 +38,15 @@ type Grants struct {
 // AdminRole is the built-in role of the IAM's own administrators.
 const AdminRole = "iam-admin"
 
+// The IAM's own permissions, granted to AdminRole: what the admin API's
+// routes and the console's pages ask the policy for.
+const (
+	PermUsersRead  = "iam.users.read"  // users, roles, service accounts, sessions
+	PermUsersWrite = "iam.users.write" // change users, their roles and sessions, service accounts
+	PermRolesWrite = "iam.roles.write" // change roles and permissions
+	PermAuditRead  = "iam.audit.read"  // the audit trail, decision logs, keys
+)
+
 // Errors returned by the authz service and its store.
 var (
 	ErrPermissionNotFound = errors.New("unknown permission")

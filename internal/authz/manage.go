@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/google/uuid"
+
 	"github.com/gaia-platform/iam/internal/audit"
 )
 
@@ -137,4 +139,19 @@ func mutable(role Role, err error) (Role, error) {
 		err = ErrBuiltinRole
 	}
 	return role, err
+}
+
+// Holders lists the ids of the users and service accounts that hold the
+// role name, which must exist.
+func (s *Service) Holders(ctx context.Context, name string) ([]uuid.UUID, error) {
+	role, err := s.store.Role(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	var holders []uuid.UUID
+	err = s.store.RBACTx(ctx, func(tx Tx) error {
+		holders, err = tx.RoleHolders(ctx, role.Name)
+		return err
+	})
+	return holders, err
 }

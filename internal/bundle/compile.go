@@ -35,6 +35,9 @@ type Config struct {
 type Signed struct {
 	Revision string
 	Bytes    []byte
+	// BuiltAt is when this process first published the revision (the
+	// console's "built at"); zero from Compile alone.
+	BuiltAt time.Time
 }
 
 // Compiler turns sources into signed bundles.

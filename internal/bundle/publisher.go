@@ -155,6 +155,7 @@ func (p *Publisher) rebuild(ctx context.Context, c compiled) error {
 		return err
 	}
 	if old := p.current.Load(); old == nil || old.Revision != signed.Revision {
+		signed.BuiltAt = p.now()
 		p.current.Store(signed)
 		p.log.Info("policy bundle compiled", "revision", signed.Revision, "version", src.Version, "kid", c.keys.Signing.ID,
 			"roles", len(src.Roles), "bytes", len(signed.Bytes), "took", time.Since(start))

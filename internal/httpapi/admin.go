@@ -18,14 +18,6 @@ import (
 	"github.com/gaia-platform/iam/internal/tokens"
 )
 
-// The IAM's own permissions, granted to the built-in role iam-admin.
-const (
-	permUsersRead  = "iam.users.read"
-	permUsersWrite = "iam.users.write"
-	permRolesWrite = "iam.roles.write"
-	permAuditRead  = "iam.audit.read"
-)
-
 // adminRoutes mounts the admin API. Every route verifies the bearer token
 // and then asks the policy bundle's decision rule for its permission.
 func (a *api) adminRoutes(r *gin.Engine) {
@@ -33,40 +25,40 @@ func (a *api) adminRoutes(r *gin.Engine) {
 	route := func(method, path, permission string, h gin.HandlerFunc) {
 		g.Handle(method, path, a.authorize(permission), h)
 	}
-	route(http.MethodGet, "/users", permUsersRead, a.adminListUsers)
-	route(http.MethodPost, "/users", permUsersWrite, a.adminCreateUser)
-	route(http.MethodGet, "/users/:id", permUsersRead, a.adminGetUser)
-	route(http.MethodPost, "/users/:id/disable", permUsersWrite, a.adminDisableUser)
-	route(http.MethodPost, "/users/:id/enable", permUsersWrite, a.adminEnableUser)
-	route(http.MethodPost, "/users/:id/password", permUsersWrite, a.adminSetPassword)
-	route(http.MethodPut, "/users/:id/roles/:role", permUsersWrite, a.adminAddUserRole)
-	route(http.MethodDelete, "/users/:id/roles/:role", permUsersWrite, a.adminRemoveUserRole)
-	route(http.MethodGet, "/users/:id/sessions", permUsersRead, a.adminListSessions)
-	route(http.MethodDelete, "/users/:id/sessions/:session", permUsersWrite, a.adminEndSession)
+	route(http.MethodGet, "/users", authz.PermUsersRead, a.adminListUsers)
+	route(http.MethodPost, "/users", authz.PermUsersWrite, a.adminCreateUser)
+	route(http.MethodGet, "/users/:id", authz.PermUsersRead, a.adminGetUser)
+	route(http.MethodPost, "/users/:id/disable", authz.PermUsersWrite, a.adminDisableUser)
+	route(http.MethodPost, "/users/:id/enable", authz.PermUsersWrite, a.adminEnableUser)
+	route(http.MethodPost, "/users/:id/password", authz.PermUsersWrite, a.adminSetPassword)
+	route(http.MethodPut, "/users/:id/roles/:role", authz.PermUsersWrite, a.adminAddUserRole)
+	route(http.MethodDelete, "/users/:id/roles/:role", authz.PermUsersWrite, a.adminRemoveUserRole)
+	route(http.MethodGet, "/users/:id/sessions", authz.PermUsersRead, a.adminListSessions)
+	route(http.MethodDelete, "/users/:id/sessions/:session", authz.PermUsersWrite, a.adminEndSession)
 
-	route(http.MethodGet, "/roles", permUsersRead, listAll(a, a.RBAC.Roles, func(r authz.Role) string { return r.Name }, roleOf))
-	route(http.MethodPost, "/roles", permRolesWrite, a.adminCreateRole)
-	route(http.MethodGet, "/roles/:role", permUsersRead, a.adminGetRole)
-	route(http.MethodPatch, "/roles/:role", permRolesWrite, a.adminUpdateRole)
-	route(http.MethodDelete, "/roles/:role", permRolesWrite, a.adminDeleteRole)
-	route(http.MethodPut, "/roles/:role/permissions/:permission", permRolesWrite, a.adminGrantPermission)
-	route(http.MethodDelete, "/roles/:role/permissions/:permission", permRolesWrite, a.adminRevokePermission)
+	route(http.MethodGet, "/roles", authz.PermUsersRead, listAll(a, a.RBAC.Roles, func(r authz.Role) string { return r.Name }, roleOf))
+	route(http.MethodPost, "/roles", authz.PermRolesWrite, a.adminCreateRole)
+	route(http.MethodGet, "/roles/:role", authz.PermUsersRead, a.adminGetRole)
+	route(http.MethodPatch, "/roles/:role", authz.PermRolesWrite, a.adminUpdateRole)
+	route(http.MethodDelete, "/roles/:role", authz.PermRolesWrite, a.adminDeleteRole)
+	route(http.MethodPut, "/roles/:role/permissions/:permission", authz.PermRolesWrite, a.adminGrantPermission)
+	route(http.MethodDelete, "/roles/:role/permissions/:permission", authz.PermRolesWrite, a.adminRevokePermission)
 
-	route(http.MethodGet, "/permissions", permUsersRead, listAll(a, a.RBAC.Permissions, func(p authz.Permission) string { return p.Code }, permissionOf))
-	route(http.MethodPost, "/permissions", permRolesWrite, a.adminCreatePermission)
-	route(http.MethodDelete, "/permissions/:permission", permRolesWrite, a.adminDeletePermission)
+	route(http.MethodGet, "/permissions", authz.PermUsersRead, listAll(a, a.RBAC.Permissions, func(p authz.Permission) string { return p.Code }, permissionOf))
+	route(http.MethodPost, "/permissions", authz.PermRolesWrite, a.adminCreatePermission)
+	route(http.MethodDelete, "/permissions/:permission", authz.PermRolesWrite, a.adminDeletePermission)
 
-	route(http.MethodGet, "/service-accounts", permUsersRead, listAll(a, a.Services.List, func(s serviceaccount.Account) string { return s.Name }, serviceAccountOf))
-	route(http.MethodPost, "/service-accounts", permUsersWrite, a.adminCreateServiceAccount)
-	route(http.MethodGet, "/service-accounts/:id", permUsersRead, a.adminGetServiceAccount)
-	route(http.MethodPost, "/service-accounts/:id/rotate-secret", permUsersWrite, a.adminRotateSecret)
-	route(http.MethodPost, "/service-accounts/:id/disable", permUsersWrite, a.adminDisableServiceAccount)
+	route(http.MethodGet, "/service-accounts", authz.PermUsersRead, listAll(a, a.Services.List, func(s serviceaccount.Account) string { return s.Name }, serviceAccountOf))
+	route(http.MethodPost, "/service-accounts", authz.PermUsersWrite, a.adminCreateServiceAccount)
+	route(http.MethodGet, "/service-accounts/:id", authz.PermUsersRead, a.adminGetServiceAccount)
+	route(http.MethodPost, "/service-accounts/:id/rotate-secret", authz.PermUsersWrite, a.adminRotateSecret)
+	route(http.MethodPost, "/service-accounts/:id/disable", authz.PermUsersWrite, a.adminDisableServiceAccount)
 
-	route(http.MethodGet, "/revocations", permUsersRead, a.adminListRevocations)
-	route(http.MethodPost, "/revocations", permUsersWrite, a.adminCreateRevocation)
+	route(http.MethodGet, "/revocations", authz.PermUsersRead, a.adminListRevocations)
+	route(http.MethodPost, "/revocations", authz.PermUsersWrite, a.adminCreateRevocation)
 
-	route(http.MethodGet, "/audit-events", permAuditRead, a.adminListAuditEvents)
-	route(http.MethodGet, "/decision-logs", permAuditRead, a.adminListDecisionLogs)
+	route(http.MethodGet, "/audit-events", authz.PermAuditRead, a.adminListAuditEvents)
+	route(http.MethodGet, "/decision-logs", authz.PermAuditRead, a.adminListDecisionLogs)
 }
 
 // authorize lets the request through when the policy allows its bearer

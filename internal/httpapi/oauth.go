@@ -10,11 +10,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/gaia-platform/iam/internal/identity"
+	"github.com/gaia-platform/iam/internal/problem"
 	"github.com/gaia-platform/iam/internal/serviceaccount"
 	"github.com/gaia-platform/iam/internal/signin"
-	"github.com/gaia-platform/iam/internal/throttle"
-	"github.com/gaia-platform/iam/internal/tokens"
 )
 
 // oauthErrorBody is an RFC 6749 §5.2 error. It carries message too, the
@@ -230,23 +228,21 @@ func (a *api) oauthRevoke(c *gin.Context) {
 // oauthFail maps a domain error to its RFC 6749 error. Unknown errors are
 // logged and answered with a server_error that reveals nothing.
 func (a *api) oauthFail(c *gin.Context, err error) {
-	var throttled *throttle.Throttled
+	p := problem.Of(err)
 	switch {
-	case errors.As(err, &throttled):
-		c.Header("Retry-After", retryAfter(throttled))
-		// RFC 6749 has no code for this; invalid_grant would send the
-		// client back for credentials it may already have right.
-		writeOAuthError(c, http.StatusTooManyRequests, "too_many_attempts", throttledMessage)
 	case errors.Is(err, serviceaccount.ErrInvalidClient):
 		writeOAuthError(c, http.StatusUnauthorized, "invalid_client", "client authentication failed")
-	case errors.Is(err, identity.ErrInvalidCredentials):
-		writeOAuthError(c, http.StatusBadRequest, "invalid_grant", "invalid username or password")
-	case errors.Is(err, tokens.ErrInvalidGrant):
-		writeOAuthError(c, http.StatusBadRequest, "invalid_grant", "the refresh token is invalid, expired or revoked")
-	case errors.Is(err, identity.ErrOverloaded):
+	case p.Code == "too_many_attempts":
+		c.Header("Retry-After", p.RetryAfter)
+		// RFC 6749 has no code for this; invalid_grant would send the
+		// client back for credentials it may already have right.
+		writeOAuthError(c, p.Status, p.Code, p.Message)
+	case p.Code == "invalid_credentials", p.Code == "invalid_grant":
+		writeOAuthError(c, http.StatusBadRequest, "invalid_grant", p.Message)
+	case p.Code == "overloaded":
 		// RFC 6749 registers temporarily_unavailable for this condition.
-		c.Header("Retry-After", overloadRetryAfter)
-		writeOAuthError(c, http.StatusServiceUnavailable, "temporarily_unavailable", "the server is handling too many logins; retry after a second")
+		c.Header("Retry-After", p.RetryAfter)
+		writeOAuthError(c, p.Status, "temporarily_unavailable", p.Message)
 	default:
 		a.Log.Error("request failed", "path", c.Request.URL.Path, "err", err)
 		writeOAuthError(c, http.StatusInternalServerError, "server_error", "internal server error")

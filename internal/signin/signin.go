@@ -11,6 +11,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/gaia-platform/iam/internal/authz"
 	"github.com/gaia-platform/iam/internal/identity"
 	"github.com/gaia-platform/iam/internal/serviceaccount"
@@ -55,12 +57,7 @@ type Tokens struct {
 // identity.ErrInvalidCredentials, and count towards the next lock;
 // identity.ErrOverloaded sheds a login when hashing is at capacity.
 func (s *Service) SignIn(ctx context.Context, username, password, ip string) (Tokens, error) {
-	var user identity.User
-	err := s.throttled(ctx, username, ip, func() error {
-		var err error
-		user, err = s.d.Users.Authenticate(ctx, username, password, ip)
-		return err
-	})
+	user, err := s.Authenticate(ctx, username, password, ip)
 	if err != nil {
 		return Tokens{}, err
 	}
@@ -69,6 +66,32 @@ func (s *Service) SignIn(ctx context.Context, username, password, ip string) (To
 		return Tokens{}, err
 	}
 	return s.userTokens(ctx, user, refresh, session)
+}
+
+// Authenticate is SignIn's password check, under the same throttle, with
+// the same errors and the same audit event, opening no session: the
+// console keeps its own.
+func (s *Service) Authenticate(ctx context.Context, username, password, ip string) (identity.User, error) {
+	var user identity.User
+	err := s.throttled(ctx, username, ip, func() error {
+		var err error
+		user, err = s.d.Users.Authenticate(ctx, username, password, ip)
+		return err
+	})
+	return user, err
+}
+
+// Operator signs an access token, without a session, for the user id
+// with the grants they hold now; identity.ErrNotActive when the account
+// is gone or not active. It is how the console asks the policy what its
+// signed-in operator may do, as the admin API asks it of a bearer token:
+// the token never leaves the server.
+func (s *Service) Operator(ctx context.Context, id uuid.UUID) (Tokens, error) {
+	user, err := s.d.Users.Active(ctx, id)
+	if err != nil {
+		return Tokens{}, err
+	}
+	return s.userTokens(ctx, user, "", tokens.RefreshFamily{})
 }
 
 // SignInClient is the client-credentials grant: a service account's
