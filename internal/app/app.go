@@ -20,6 +20,8 @@ import (
 	"github.com/gaia-platform/iam/internal/authz"
 	"github.com/gaia-platform/iam/internal/bundle"
 	"github.com/gaia-platform/iam/internal/config"
+	"github.com/gaia-platform/iam/internal/console"
+	"github.com/gaia-platform/iam/internal/consolesession"
 	"github.com/gaia-platform/iam/internal/decisionlog"
 	"github.com/gaia-platform/iam/internal/httpapi"
 	"github.com/gaia-platform/iam/internal/identity"
@@ -138,24 +140,39 @@ func (a *App) handler(ctx context.Context, cfg config.Config) (http.Handler, []<
 		TTL: cfg.Sessions.RefreshTokenTTL, IdleTimeout: cfg.Sessions.IdleTimeout, ReuseGrace: cfg.Sessions.ReuseGrace,
 	}, a.Now)
 	revoker := tokens.NewRevoker(a.Store, issuer.TTL(), a.Now)
+	signins := signin.NewService(signin.Deps{
+		Users: a.Users, Grants: a.RBAC, Clients: services, Throttle: a.Throttle(cfg.Throttle),
+		Sessions: sessions, Issuer: issuer, Verifier: verifier, Revoker: revoker,
+	})
+	trail := audit.NewTrail(a.Store)
+	decisions := a.DecisionLogs(cfg.DecisionLogs)
+	admin, err := console.New(console.Deps{
+		Users: a.Users, RBAC: a.RBAC, Services: services, Signin: signins, Sessions: sessions,
+		Console:    consolesession.NewService(a.Store, cfg.Console, a.Now),
+		Authorizer: authorizer, AuditTrail: trail,
+		VerifyAudit:  func(ctx context.Context) (int, error) { return audit.Verify(ctx, a.Store.AuditChain) },
+		DecisionLogs: decisions, DecisionLogSubject: a.SubjectID,
+		Keys: keys, Bundle: bundles.Current, SyncBundle: bundles.Sync, PollInterval: bundle.PollInterval,
+		PublicURL: cfg.PublicURL, Proxies: cfg.TrustedProxies, Log: a.Log, Now: a.Now,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
 	return httpapi.New(httpapi.Deps{
-		Users:     a.Users,
-		Proxies:   cfg.TrustedProxies,
-		HSTS:      strings.HasPrefix(cfg.PublicURL, "https://"),
-		RBAC:      a.RBAC,
-		Services:  services,
-		Verifier:  verifier,
-		Keys:      keys,
-		Ready:     a.Store.Ping,
-		Bundle:    bundles.Current,
-		IssuerID:  cfg.Issuer,
-		PublicURL: cfg.PublicURL,
-		Log:       a.Log,
-		Now:       a.Now,
-		Signin: signin.NewService(signin.Deps{
-			Users: a.Users, Grants: a.RBAC, Clients: services, Throttle: a.Throttle(cfg.Throttle),
-			Sessions: sessions, Issuer: issuer, Verifier: verifier, Revoker: revoker,
-		}),
+		Users:       a.Users,
+		Proxies:     cfg.TrustedProxies,
+		HSTS:        strings.HasPrefix(cfg.PublicURL, "https://"),
+		RBAC:        a.RBAC,
+		Services:    services,
+		Verifier:    verifier,
+		Keys:        keys,
+		Ready:       a.Store.Ping,
+		Bundle:      bundles.Current,
+		IssuerID:    cfg.Issuer,
+		PublicURL:   cfg.PublicURL,
+		Log:         a.Log,
+		Now:         a.Now,
+		Signin:      signins,
 		Sessions:    sessions,
 		Revocations: revoker,
 
@@ -163,10 +180,11 @@ func (a *App) handler(ctx context.Context, cfg config.Config) (http.Handler, []<
 		Authorizer:         authorizer,
 		SyncBundle:         bundles.Sync,
 		ActiveRevocations:  bundles.Revocations,
-		AuditTrail:         audit.NewTrail(a.Store),
-		DecisionLogs:       a.DecisionLogs(cfg.DecisionLogs),
+		AuditTrail:         trail,
+		DecisionLogs:       decisions,
 		DecisionLogMaxBody: cfg.DecisionLogs.MaxBytes,
 		DecisionLogSubject: a.SubjectID,
+		Console:            admin,
 	}), []<-chan struct{}{keys.Follow(ctx, bundle.PollInterval, a.Log, bundles.Sync), bundles.Done()}, nil
 }
 

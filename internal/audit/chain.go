@@ -146,7 +146,9 @@ type TailQuery struct {
 	After  int64     // only events with a higher id; with Last, ignored
 	Before int64     // only events with a lower id, if set
 	Since  time.Time // only events that occurred at or after this, if set
+	Until  time.Time // only events that occurred before this, if set
 	Actor  string    // only this actor, if set
+	Target string    // only events about this target ("user:<uuid>", "role:ops", ...), if set
 	Type   string    // only this action, or actions under it (a dotted prefix), if set
 	Last   bool      // the newest Limit matching events, rather than the first after After
 	Limit  int

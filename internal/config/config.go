@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/gaia-platform/iam/internal/clientip"
+	"github.com/gaia-platform/iam/internal/consolesession"
 	"github.com/gaia-platform/iam/internal/identity"
 	"github.com/gaia-platform/iam/internal/throttle"
 )
@@ -45,6 +46,8 @@ type Config struct {
 	// TrustedProxies are the peers whose X-Forwarded-For names the client.
 	TrustedProxies clientip.Proxies
 	HTTPTimeouts   HTTPTimeouts
+	// Console is how long an admin console sign-in lasts.
+	Console consolesession.Policy
 }
 
 // DecisionLogs is how OPA decision-log uploads to POST /logs are bounded
@@ -120,6 +123,8 @@ func (f *Flags) AddServerFlags(fs *pflag.FlagSet) {
 	add("IAM_LOGIN_LOCK_BASE", "login-lock-base", "1m", "length of a first lock or block; each successive one lasts twice as long, a Go duration")
 	add("IAM_LOGIN_LOCK_MAX", "login-lock-max", "1h", "the longest a lock or block lasts, a Go duration")
 	add("IAM_TRUSTED_PROXIES", "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client (empty: the TCP peer is the client)")
+	add("IAM_CONSOLE_IDLE_TIMEOUT", "console-idle-timeout", "30m", "an admin console session unused this long is over, a Go duration")
+	add("IAM_CONSOLE_SESSION_LIFETIME", "console-session-lifetime", "10h", "an admin console session is over this long after sign-in, however active, a Go duration")
 	add("IAM_HTTP_READ_HEADER_TIMEOUT", "http-read-header-timeout", "10s", "time a client has to send a request's headers, a Go duration")
 	add("IAM_HTTP_READ_TIMEOUT", "http-read-timeout", "30s", "time a client has to send a whole request, a Go duration")
 	add("IAM_HTTP_WRITE_TIMEOUT", "http-write-timeout", "30s", "time the server has to write a response, a Go duration")
@@ -214,6 +219,11 @@ func (f *Flags) Config() (Config, error) {
 		return Config{}, err
 	}
 	if c.TrustedProxies, err = clientip.ParseProxies(f.value("IAM_TRUSTED_PROXIES")); err != nil {
+		return Config{}, err
+	}
+	if err = f.positiveDurations(map[string]*time.Duration{
+		"IAM_CONSOLE_IDLE_TIMEOUT": &c.Console.IdleTimeout, "IAM_CONSOLE_SESSION_LIFETIME": &c.Console.Lifetime,
+	}); err != nil {
 		return Config{}, err
 	}
 	if c.HTTPTimeouts, err = f.httpTimeouts(); err != nil {

@@ -56,13 +56,10 @@ type Policy struct {
 	Lifetime    time.Duration // a session is over this long after it started
 }
 
-// DefaultPolicy is Keycloak's SSO session defaults: 30 minutes idle, 10
-// hours at most.
-var DefaultPolicy = Policy{IdleTimeout: 30 * time.Minute, Lifetime: 10 * time.Hour}
-
 // touchEvery bounds the writes a busy session makes: its last_seen moves
-// at most once a minute, so the idle timeout is honoured to a minute.
-const touchEvery = time.Minute
+// at most once a minute (or a tenth of a shorter idle timeout), so the
+// idle timeout is honoured to that.
+func (p Policy) touchEvery() time.Duration { return min(time.Minute, p.IdleTimeout/10) }
 
 // Service starts, resumes and ends console sessions.
 type Service struct {
@@ -116,7 +113,7 @@ func (s *Service) Resume(ctx context.Context, token string) (Session, error) {
 		}
 		return Session{}, ErrNoSession
 	}
-	if now.Sub(sess.LastSeenAt) >= touchEvery {
+	if now.Sub(sess.LastSeenAt) >= s.policy.touchEvery() {
 		if err := s.store.TouchConsoleSession(ctx, hash, now); err != nil {
 			return Session{}, err
 		}

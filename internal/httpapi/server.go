@@ -69,6 +69,8 @@ type Deps struct {
 	// HSTS sends Strict-Transport-Security on every response: the public
 	// URL is https (a TLS request gets it regardless).
 	HSTS bool
+	// Console serves the admin console under /console/ (nil: none).
+	Console http.Handler
 }
 
 type api struct{ Deps }
@@ -107,6 +109,10 @@ func New(d Deps) http.Handler {
 	r.GET("/bundles/gaia.tar.gz", a.policyBundle)
 	r.GET("/openapi.json", serveOpenAPI)
 	a.adminRoutes(r)
+	if d.Console != nil {
+		r.Any("/console/*path", gin.WrapH(d.Console))
+		r.GET("/console", func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, "/console/") })
+	}
 	// Authorized like the admin API, by the published policy: a revoked
 	// token, a disabled account or a withdrawn permission is refused.
 	r.POST(decisionLogsPath, a.requireToken, a.requireServiceToken, a.authorize(decisionlog.Permission), a.uploadDecisionLogs)

@@ -58,8 +58,8 @@ func testAuditTail(t *testing.T, s Store) {
 		{At: at(1), Actor: "anonymous", Action: audit.LoginFailed},
 		{At: at(2), Actor: "user:a", Action: audit.LoginSucceeded},
 		{At: at(3), Actor: "user:a", Action: audit.UserPasswordSet},
-		{At: at(4), Actor: "user:b", Action: audit.LoginSucceeded},
-		{At: at(5), Actor: "user:a", Action: "auth.loginx"},
+		{At: at(4), Actor: "user:b", Action: audit.LoginSucceeded, Target: "user:b"},
+		{At: at(5), Actor: "user:a", Action: "auth.loginx", Target: "user:b"},
 	} {
 		if err := s.AppendAudit(t.Context(), ev); err != nil {
 			t.Fatalf("AppendAudit %d: %v", i, err)
@@ -89,6 +89,10 @@ func testAuditTail(t *testing.T, s Store) {
 	all, _ := s.AuditTail(t.Context(), audit.TailQuery{Last: true, Limit: 10})
 	wantStrings(t, "after the third", actions(audit.TailQuery{After: all[2].ID, Limit: 10, Actor: "user:a"}),
 		[]string{"user:a auth.loginx"})
+	wantStrings(t, "target user:b", actions(audit.TailQuery{Last: true, Limit: 10, Target: "user:b"}),
+		[]string{"user:b " + audit.LoginSucceeded, "user:a auth.loginx"})
+	wantStrings(t, "since 2, until 4", actions(audit.TailQuery{Last: true, Limit: 10, Since: at(2), Until: at(4)}),
+		[]string{"user:a " + audit.LoginSucceeded, "user:a " + audit.UserPasswordSet})
 }
 
 // Listing events: newest first, by action, limited.

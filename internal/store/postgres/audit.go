@@ -109,7 +109,8 @@ func (s *Store) AuditTail(ctx context.Context, q audit.TailQuery) ([]audit.Store
 		WHERE id > $1 AND ($2 = '' OR actor = $2)
 		  AND ($3 = '' OR action = $3 OR substr(action, 1, length($3) + 1) = $3 || '.')
 		  AND ($5 = 0 OR id < $5) AND ($6::timestamptz IS NULL OR occurred_at >= $6)
-		ORDER BY id `+order+` LIMIT $4`, after, q.Actor, q.Type, q.Limit, q.Before, since(q.Since))
+		  AND ($7::timestamptz IS NULL OR occurred_at < $7) AND ($8 = '' OR target = $8)
+		ORDER BY id `+order+` LIMIT $4`, after, q.Actor, q.Type, q.Limit, q.Before, optionalTime(q.Since), optionalTime(q.Until), q.Target)
 	if err != nil {
 		return nil, err
 	}
@@ -130,8 +131,9 @@ func (s *Store) AuditTail(ctx context.Context, q audit.TailQuery) ([]audit.Store
 	return events, nil
 }
 
-// since is a TailQuery's Since as a query argument: NULL when unset.
-func since(t time.Time) *time.Time {
+// optionalTime is a TailQuery's time bound as a query argument: NULL
+// when unset.
+func optionalTime(t time.Time) *time.Time {
 	if t.IsZero() {
 		return nil
 	}

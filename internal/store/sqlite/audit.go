@@ -68,16 +68,20 @@ func (s *Store) AuditTail(ctx context.Context, q audit.TailQuery) ([]audit.Store
 	if q.Last {
 		order, after = "DESC", 0
 	}
-	var sinceArg any // NULL: no lower bound
+	var sinceArg, untilArg any // NULL: no bound
 	if !q.Since.IsZero() {
 		sinceArg = ts(q.Since)
+	}
+	if !q.Until.IsZero() {
+		untilArg = ts(q.Until)
 	}
 	rows, err := s.read.QueryContext(ctx, `
 		SELECT id, occurred_at, actor, action, target, ip, details FROM audit_events
 		WHERE id > ?1 AND (?2 = '' OR actor = ?2)
 		  AND (?3 = '' OR action = ?3 OR substr(action, 1, length(?3) + 1) = ?3 || '.')
 		  AND (?5 = 0 OR id < ?5) AND (?6 IS NULL OR occurred_at >= ?6)
-		ORDER BY id `+order+` LIMIT ?4`, after, q.Actor, q.Type, q.Limit, q.Before, sinceArg)
+		  AND (?7 IS NULL OR occurred_at < ?7) AND (?8 = '' OR target = ?8)
+		ORDER BY id `+order+` LIMIT ?4`, after, q.Actor, q.Type, q.Limit, q.Before, sinceArg, untilArg, q.Target)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,152 @@
+package console
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gaia-platform/iam/internal/audit"
+	"github.com/gaia-platform/iam/internal/decisionlog"
+)
+
+// auditPageSize is how many events a page of the trail shows.
+const auditPageSize = 50
+
+// filterTime is how the filters' time fields read: the browser's
+// datetime-local input, taken as UTC, or RFC 3339.
+func filterTime(v string) (time.Time, bool) {
+	if v == "" {
+		return time.Time{}, true
+	}
+	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05", time.RFC3339} {
+		if t, err := time.ParseInLocation(layout, v, time.UTC); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
+type chainStatus struct {
+	Events int
+	Error  string // "" when the chain verifies
+}
+
+type auditView struct {
+	Chain   chainStatus
+	Filter  auditFilter
+	Events  []audit.Stored
+	Next    string // the next page's URL, "" on the last
+	Problem string // a filter that could not be read
+}
+
+type auditFilter struct {
+	Actor, Action, Target, Since, Until string
+}
+
+// audit is the trail, newest first, with iam audit verify's answer on
+// top: ?actor (a username or an actor as recorded), ?action (an action
+// or a dotted prefix), ?target, ?since and ?until, ?before (paging).
+func (c *console) audit(w http.ResponseWriter, r *http.Request, op *operator) {
+	ctx := r.Context()
+	q := r.URL.Query()
+	v := auditView{Filter: auditFilter{Actor: q.Get("actor"), Action: q.Get("action"), Target: q.Get("target"),
+		Since: q.Get("since"), Until: q.Get("until")}}
+	n, err := c.VerifyAudit(ctx)
+	v.Chain = chainStatus{Events: n}
+	if err != nil {
+		v.Chain.Error = err.Error()
+	}
+	tq := audit.TailQuery{Type: v.Filter.Action, Target: v.Filter.Target, Limit: auditPageSize + 1}
+	since, okSince := filterTime(v.Filter.Since)
+	until, okUntil := filterTime(v.Filter.Until)
+	before, err := strconv.ParseInt(q.Get("before"), 10, 64)
+	switch {
+	case !okSince || !okUntil:
+		v.Problem = "since and until must be times such as 2026-01-02T15:04 (UTC)"
+	case q.Get("before") != "" && (err != nil || before < 1):
+		v.Problem = "before must be the id of an event"
+	}
+	if v.Problem != "" {
+		c.render(w, r, op, http.StatusBadRequest, "audit", "Audit trail", v)
+		return
+	}
+	tq.Since, tq.Until, tq.Before = since, until, before
+	if tq.Actor, err = c.Users.Actor(ctx, v.Filter.Actor); err != nil {
+		c.fail(w, r, op, err)
+		return
+	}
+	if v.Events, err = c.AuditTrail.Newest(ctx, tq); err != nil {
+		c.fail(w, r, op, err)
+		return
+	}
+	if len(v.Events) > auditPageSize {
+		v.Events = v.Events[:auditPageSize]
+		v.Next = nextURL(r, "before", strconv.FormatInt(v.Events[auditPageSize-1].ID, 10))
+	}
+	c.render(w, r, op, http.StatusOK, "audit", "Audit trail", v)
+}
+
+type decisionsView struct {
+	Filter  decisionFilter
+	Entries []decisionlog.Entry
+	Next    string
+	Problem string
+}
+
+type decisionFilter struct {
+	Subject, Path, Allowed, Since, Until string
+}
+
+// decisions are the decision logs services' OPAs uploaded, newest first:
+// ?subject (a username, a service account name or an id), ?path,
+// ?allowed (true or false), ?since, ?until, ?before (paging).
+func (c *console) decisions(w http.ResponseWriter, r *http.Request, op *operator) {
+	ctx := r.Context()
+	q := r.URL.Query()
+	v := decisionsView{Filter: decisionFilter{Subject: q.Get("subject"), Path: q.Get("path"), Allowed: q.Get("allowed"),
+		Since: q.Get("since"), Until: q.Get("until")}}
+	dq := decisionlog.Query{Path: v.Filter.Path, Limit: auditPageSize}
+	since, okSince := filterTime(v.Filter.Since)
+	until, okUntil := filterTime(v.Filter.Until)
+	dq.Since, dq.Until = since, until
+	switch v.Filter.Allowed {
+	case "":
+	case "true", "false":
+		allowed := v.Filter.Allowed == "true"
+		dq.Allowed = &allowed
+	default:
+		v.Problem = "allowed must be true or false"
+	}
+	if !okSince || !okUntil {
+		v.Problem = "since and until must be times such as 2026-01-02T15:04 (UTC)"
+	}
+	var err error
+	if v.Problem == "" {
+		if dq.Subject, err = c.DecisionLogSubject(ctx, v.Filter.Subject); err != nil {
+			c.fail(w, r, op, err)
+			return
+		}
+		var page decisionlog.Page
+		if page, err = c.DecisionLogs.List(ctx, dq, q.Get("before")); err != nil {
+			v.Problem = err.Error()
+		}
+		v.Entries = page.Entries
+		if page.Next != "" {
+			v.Next = nextURL(r, "before", page.Next)
+		}
+	}
+	status := http.StatusOK
+	if v.Problem != "" {
+		status = http.StatusBadRequest
+	}
+	c.render(w, r, op, status, "decisions", "Decision logs", v)
+}
+
+// nextURL is the request's page with key set to value: the next page,
+// with the same filters.
+func nextURL(r *http.Request, key, value string) string {
+	q := r.URL.Query()
+	q.Del("notice")
+	q.Set(key, value)
+	return r.URL.Path + "?" + q.Encode()
+}

@@ -1,0 +1,160 @@
+package console
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/gaia-platform/iam/internal/authz"
+	"github.com/gaia-platform/iam/internal/identity"
+	"github.com/gaia-platform/iam/internal/problem"
+	"github.com/gaia-platform/iam/internal/serviceaccount"
+)
+
+// view is what every page's template gets.
+type view struct {
+	Title  string
+	Op     *operator // nil when nobody is signed in
+	Notice string
+	Error  string // for the page as a whole
+	Page   any
+}
+
+var funcs = template.FuncMap{
+	"when": func(t any) string {
+		switch v := t.(type) {
+		case time.Time:
+			if v.IsZero() {
+				return "—"
+			}
+			return v.UTC().Format("2006-01-02 15:04:05 UTC")
+		case *time.Time:
+			if v == nil {
+				return "never"
+			}
+			return v.UTC().Format("2006-01-02 15:04:05 UTC")
+		}
+		return fmt.Sprint(t)
+	},
+	"pathEscape": url.PathEscape,
+	"deref":      func(b *bool) bool { return b != nil && *b },
+	// fieldError is e's message when it is about field ("" for a form's
+	// error that no field owns).
+	"fieldError": func(e formError, field string) string {
+		if e.Field == field {
+			return e.Message
+		}
+		return ""
+	},
+}
+
+// render writes page with data; a template that fails writes nothing of
+// itself, only a plain error.
+func (c *console) render(w http.ResponseWriter, r *http.Request, op *operator, status int, page, title string, data any) {
+	c.renderView(w, r, status, page, view{Title: title, Op: op, Notice: notice(r, c.PollInterval), Page: data})
+}
+
+func (c *console) renderView(w http.ResponseWriter, r *http.Request, status int, page string, v view) {
+	var buf bytes.Buffer
+	if err := c.pages[page].ExecuteTemplate(&buf, "layout", v); err != nil {
+		c.Log.Error("console page failed to render", "page", page, "path", r.URL.Path, "err", err)
+		http.Error(w, "internal server error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// renderError answers a page that says only what went wrong.
+func (c *console) renderError(w http.ResponseWriter, r *http.Request, op *operator, status int, message string) {
+	c.renderView(w, r, status, "error", view{Title: http.StatusText(status), Op: op, Error: message})
+}
+
+// fail answers err as the admin API would, as a page: an unknown error
+// is logged and shown as "internal server error" only.
+func (c *console) fail(w http.ResponseWriter, r *http.Request, op *operator, err error) {
+	p := problem.Of(err)
+	if !p.Known {
+		c.Log.Error("console request failed", "path", r.URL.Path, "err", err)
+	}
+	if p.RetryAfter != "" {
+		w.Header().Set("Retry-After", p.RetryAfter)
+	}
+	c.renderError(w, r, op, p.Status, p.Message)
+}
+
+// formError is a refused form: the field it is about and the API's
+// message, shown next to the field.
+type formError struct {
+	Field   string
+	Message string
+}
+
+// fieldOf is the form field a domain error is about.
+func fieldOf(err error) string {
+	switch {
+	case errors.Is(err, identity.ErrInvalidUsername), errors.Is(err, identity.ErrUsernameTaken),
+		errors.Is(err, serviceaccount.ErrInvalidName), errors.Is(err, serviceaccount.ErrNameTaken),
+		errors.Is(err, authz.ErrInvalidRole), errors.Is(err, authz.ErrRoleExists):
+		return "name"
+	case errors.Is(err, identity.ErrInvalidPassword):
+		return "password"
+	case errors.Is(err, authz.ErrRoleNotFound):
+		return "role"
+	case errors.Is(err, authz.ErrInvalidPermission), errors.Is(err, authz.ErrPermissionExists), errors.Is(err, authz.ErrPermissionNotFound):
+		return "permission"
+	}
+	return ""
+}
+
+// refused is err as a form error, and its status; false when err is not
+// the form's fault, which fail answers.
+func refused(err error) (formError, int, bool) {
+	p := problem.Of(err)
+	if !p.Known || p.Status >= 500 {
+		return formError{}, 0, false
+	}
+	return formError{Field: fieldOf(err), Message: p.Message}, p.Status, true
+}
+
+// done sends the browser on to target after a change, with a notice
+// saying what happened (a fixed text chosen by code: nothing of the
+// request is echoed).
+func done(w http.ResponseWriter, r *http.Request, target, noticeCode string) {
+	sep := "?"
+	if u, err := url.Parse(target); err == nil && u.RawQuery != "" {
+		sep = "&"
+	}
+	http.Redirect(w, r, target+sep+"notice="+noticeCode, http.StatusSeeOther)
+}
+
+// notices are the texts a change's notice code stands for.
+var notices = map[string]string{
+	"created":            "Created.",
+	"disabled":           "Disabled. Its tokens are refused by this IAM now, and by every service from its next bundle poll (within %s).",
+	"enabled":            "Enabled. It can sign in again; tokens revoked when it was disabled stay revoked.",
+	"password":           "Password set. The user's console sessions have ended.",
+	"role-added":         "Role added. New tokens carry it; services see it from their next bundle poll (within %s).",
+	"role-removed":       "Role removed. Tokens that claim it are refused by this IAM now, and by every service from its next bundle poll (within %s).",
+	"session-ended":      "Session ended. Its access tokens are refused by every service from its next bundle poll (within %s).",
+	"saved":              "Saved.",
+	"granted":            "Permission granted. Services see it from their next bundle poll (within %s).",
+	"revoked":            "Permission revoked. Tokens that claim it through this role are refused by every service from its next bundle poll (within %s).",
+	"permission-created": "Permission created.",
+}
+
+func notice(r *http.Request, poll time.Duration) string {
+	text, ok := notices[r.URL.Query().Get("notice")]
+	if !ok {
+		return ""
+	}
+	if bytes.Contains([]byte(text), []byte("%s")) {
+		return fmt.Sprintf(text, poll)
+	}
+	return text
+}
