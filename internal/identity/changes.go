@@ -40,6 +40,8 @@ type UserTx interface {
 	// RevokeSessions revokes the user's sessions (refresh families) still
 	// open at at, all but keep (uuid.Nil: none kept), and returns how many.
 	RevokeSessions(ctx context.Context, id uuid.UUID, at time.Time, keep uuid.UUID) (int, error)
+	// EndConsoleSessions deletes the user's console sessions.
+	EndConsoleSessions(ctx context.Context, id uuid.UUID) error
 
 	Audit(ctx context.Context, ev audit.Event) error
 }
@@ -63,7 +65,7 @@ func CreateUser(ctx context.Context, store Store, u User, roles []string, ev aud
 // SetUserState moves the user id to state at at, recording ev, in one of
 // store's user transactions, and reports whether the state changed: no
 // change, no event. A user leaving the active state loses every token
-// issued until at.
+// issued until at and every console session.
 func SetUserState(ctx context.Context, store Store, id uuid.UUID, state State, at time.Time, ev audit.Event) (bool, error) {
 	changed := false
 	err := store.UserTx(ctx, func(tx UserTx) error {
@@ -79,6 +81,9 @@ func SetUserState(ctx context.Context, store Store, id uuid.UUID, state State, a
 			if err := tx.RevokeSubject(ctx, id, at); err != nil {
 				return err
 			}
+			if err := tx.EndConsoleSessions(ctx, id); err != nil {
+				return err
+			}
 		}
 		return tx.Audit(ctx, ev)
 	})
@@ -86,24 +91,31 @@ func SetUserState(ctx context.Context, store Store, id uuid.UUID, state State, a
 }
 
 // SetPasswordHash replaces the user's password hash, recording ev, in one
-// of store's user transactions.
+// of store's user transactions. A new password signs the user out of the
+// console everywhere: it ends every console session of the user.
 func SetPasswordHash(ctx context.Context, store Store, id uuid.UUID, hash string, at time.Time, ev audit.Event) error {
 	return store.UserTx(ctx, func(tx UserTx) error {
 		if err := tx.SetPasswordHash(ctx, id, hash, at); err != nil {
+			return err
+		}
+		if err := tx.EndConsoleSessions(ctx, id); err != nil {
 			return err
 		}
 		return tx.Audit(ctx, ev)
 	})
 }
 
-// changePassword replaces the password hash as SetPasswordHash does and,
-// in the same transaction, revokes every session of the user still open
-// at at except keep. It returns how many it revoked, which it records as
+// changePassword replaces the password hash, ending every console session,
+// as SetPasswordHash does and, in the same transaction, revokes every
+// session (refresh family) of the user still open at at except keep. It returns how many it revoked, which it records as
 // "sessions_revoked" in ev.Details (which must not be nil).
 func changePassword(ctx context.Context, store Store, id uuid.UUID, hash string, at time.Time, keep uuid.UUID, ev audit.Event) (int, error) {
 	revoked := 0
 	err := store.UserTx(ctx, func(tx UserTx) error {
 		if err := tx.SetPasswordHash(ctx, id, hash, at); err != nil {
+			return err
+		}
+		if err := tx.EndConsoleSessions(ctx, id); err != nil {
 			return err
 		}
 		var err error

@@ -12,6 +12,7 @@ import (
 	"github.com/gaia-platform/iam/internal/audit"
 	"github.com/gaia-platform/iam/internal/authz"
 	"github.com/gaia-platform/iam/internal/bundle"
+	"github.com/gaia-platform/iam/internal/consolesession"
 	"github.com/gaia-platform/iam/internal/decisionlog"
 	"github.com/gaia-platform/iam/internal/identity"
 	"github.com/gaia-platform/iam/internal/serviceaccount"
@@ -30,6 +31,7 @@ type Store interface {
 	serviceaccount.Store
 	decisionlog.Store
 	throttle.Store
+	consolesession.Store
 	audit.Store
 }
 

@@ -16,7 +16,7 @@ type Store = store.Store
 // Run runs the contract. open returns a fresh, migrated store of its own
 // for each subtest and releases it when that subtest ends.
 func Run(t *testing.T, open func(t *testing.T) Store) {
-	for _, c := range slices.Concat(contract, serviceAccountContract, adminContract, keyRotationContract, decisionLogContract, throttlingContract) {
+	for _, c := range slices.Concat(contract, serviceAccountContract, adminContract, keyRotationContract, decisionLogContract, throttlingContract, consoleSessionContract) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			c.test(t, open(t))

@@ -145,6 +145,11 @@ func (t userTx) RevokeSessions(ctx context.Context, id uuid.UUID, at time.Time, 
 	return int(tag.RowsAffected()), err
 }
 
+func (t userTx) EndConsoleSessions(ctx context.Context, id uuid.UUID) error {
+	_, err := t.tx.Exec(ctx, `DELETE FROM console_sessions WHERE user_id = $1`, id)
+	return err
+}
+
 func (t userTx) Audit(ctx context.Context, ev audit.Event) error {
 	return insertAudit(ctx, t.tx, ev)
 }

@@ -167,6 +167,11 @@ func (t userTx) RevokeSessions(ctx context.Context, id uuid.UUID, at time.Time, 
 	return int(n), err
 }
 
+func (t userTx) EndConsoleSessions(ctx context.Context, id uuid.UUID) error {
+	_, err := t.tx.ExecContext(ctx, `DELETE FROM console_sessions WHERE user_id = ?`, id.String())
+	return err
+}
+
 func (t userTx) Audit(ctx context.Context, ev audit.Event) error {
 	return insertAudit(ctx, t.tx, ev)
 }
