@@ -200,7 +200,8 @@ func (sd *seeding) createUser(ctx context.Context, su SeedUser, display string) 
 }
 
 // userState moves an existing user to the declared state; leaving active
-// revokes the user's tokens, as SetUserState does.
+// revokes the user's tokens and ends their console sessions, as
+// identity.SetUserState does.
 func (sd *seeding) userState(ctx context.Context, u identity.User, wanted identity.State) error {
 	if wanted == "" || wanted == u.State {
 		return nil
@@ -213,6 +214,8 @@ func (sd *seeding) userState(ctx context.Context, u identity.User, wanted identi
 		action, line = audit.UserEnabled, "enabled user "+u.Username
 	} else if err := sd.tx.RevokeSubject(ctx, u.ID, sd.at); err != nil {
 		return err
+	} else if err := sd.tx.EndConsoleSessions(ctx, u.ID); err != nil {
+		return err
 	}
 	sd.record(action, identity.Target(u.ID), line,
 		map[string]any{"username": u.Username, "previous_state": string(u.State), "state": string(wanted)})
@@ -221,11 +224,16 @@ func (sd *seeding) userState(ctx context.Context, u identity.User, wanted identi
 
 // userPassword stores an imported hash unless the user already has an
 // argon2id one: that was set or upgraded here and is newer than any import.
+// A new password ends the user's console sessions, as
+// identity.SetPasswordHash does.
 func (sd *seeding) userPassword(ctx context.Context, u identity.User, wanted string) error {
 	if wanted == "" || wanted == u.PasswordHash || identity.IsArgon2id(u.PasswordHash) {
 		return nil
 	}
 	if err := sd.tx.SetPasswordHash(ctx, u.ID, wanted, sd.at); err != nil {
+		return err
+	}
+	if err := sd.tx.EndConsoleSessions(ctx, u.ID); err != nil {
 		return err
 	}
 	sd.record(audit.UserPasswordSet, identity.Target(u.ID), "set password hash of user "+u.Username,

@@ -182,6 +182,11 @@ func (t *recordingTx) RevokeSubject(context.Context, uuid.UUID, time.Time) error
 	return nil
 }
 
+func (t *recordingTx) EndConsoleSessions(context.Context, uuid.UUID) error {
+	t.call("EndConsoleSessions")
+	return nil
+}
+
 func (t *recordingTx) Audit(context.Context, audit.Event) error {
 	t.call("Audit")
 	return nil

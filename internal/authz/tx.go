@@ -63,6 +63,8 @@ type Tx interface {
 	RemoveUserRole(ctx context.Context, id uuid.UUID, role string) (bool, error)
 	// RevokeSubject voids the subject's tokens issued at or before at.
 	RevokeSubject(ctx context.Context, id uuid.UUID, at time.Time) error
+	// EndConsoleSessions deletes the user's admin console sessions.
+	EndConsoleSessions(ctx context.Context, id uuid.UUID) error
 
 	Audit(ctx context.Context, ev audit.Event) error
 }

@@ -9,12 +9,13 @@ import (
 
 	"github.com/gaia-platform/iam/internal/clientip"
 	"github.com/gaia-platform/iam/internal/config"
+	"github.com/gaia-platform/iam/internal/consolesession"
 	"github.com/gaia-platform/iam/internal/throttle"
 )
 
 var securityVars = []string{"IAM_LOGIN_MAX_FAILURES_USER", "IAM_LOGIN_MAX_FAILURES_IP", "IAM_LOGIN_FAILURE_WINDOW",
 	"IAM_LOGIN_LOCK_BASE", "IAM_LOGIN_LOCK_MAX", "IAM_TRUSTED_PROXIES", "IAM_HTTP_READ_HEADER_TIMEOUT",
-	"IAM_HTTP_READ_TIMEOUT", "IAM_HTTP_WRITE_TIMEOUT", "IAM_HTTP_IDLE_TIMEOUT"}
+	"IAM_HTTP_READ_TIMEOUT", "IAM_HTTP_WRITE_TIMEOUT", "IAM_HTTP_IDLE_TIMEOUT", "IAM_CONSOLE_IDLE_TIMEOUT", "IAM_CONSOLE_SESSION_LIFETIME"}
 
 func TestSecurity_DefaultsAreDocumented(t *testing.T) {
 	for _, env := range securityVars {
@@ -34,6 +35,9 @@ func TestSecurity_DefaultsAreDocumented(t *testing.T) {
 	want := config.HTTPTimeouts{ReadHeader: 10 * time.Second, Read: 30 * time.Second, Write: 30 * time.Second, Idle: 120 * time.Second}
 	if c.HTTPTimeouts != want {
 		t.Errorf("HTTP timeouts %+v, want %+v", c.HTTPTimeouts, want)
+	}
+	if c.Console != consolesession.DefaultPolicy {
+		t.Errorf("console sessions %+v, want %+v", c.Console, consolesession.DefaultPolicy)
 	}
 }
 
@@ -78,6 +82,8 @@ func TestSecurity_BadValuesNameTheVariable(t *testing.T) {
 		{"--login-lock-max", "30s", "IAM_LOGIN_LOCK_MAX"}, // shorter than the 1m base
 		{"--http-read-header-timeout", "0", "IAM_HTTP_READ_HEADER_TIMEOUT"},
 		{"--http-idle-timeout", "forever", "IAM_HTTP_IDLE_TIMEOUT"},
+		{"--console-idle-timeout", "0s", "IAM_CONSOLE_IDLE_TIMEOUT"},
+		{"--console-session-lifetime", "a day", "IAM_CONSOLE_SESSION_LIFETIME"},
 	} {
 		_, err := serverConfig(t, tc.flag, tc.value)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -1,12 +1,19 @@
 package console
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/gaia-platform/iam/internal/audit"
 	"github.com/gaia-platform/iam/internal/decisionlog"
+	"github.com/gaia-platform/iam/internal/identity"
+	"github.com/gaia-platform/iam/internal/serviceaccount"
 )
 
 // auditPageSize is how many events a page of the trail shows.
@@ -32,6 +39,7 @@ type chainStatus struct {
 }
 
 type auditView struct {
+	Names   map[string]string // "user:<id>" and "service_account:<id>" to names
 	Chain   chainStatus
 	Filter  auditFilter
 	Events  []audit.Stored
@@ -82,6 +90,10 @@ func (c *console) audit(w http.ResponseWriter, r *http.Request, op *operator) {
 	if len(v.Events) > auditPageSize {
 		v.Events = v.Events[:auditPageSize]
 		v.Next = nextURL(r, "before", strconv.FormatInt(v.Events[auditPageSize-1].ID, 10))
+	}
+	if v.Names, err = c.names(ctx, v.Events); err != nil {
+		c.fail(w, r, op, err)
+		return
 	}
 	c.render(w, r, op, http.StatusOK, "audit", "Audit trail", v)
 }
@@ -149,4 +161,38 @@ func nextURL(r *http.Request, key, value string) string {
 	q.Del("notice")
 	q.Set(key, value)
 	return r.URL.Path + "?" + q.Encode()
+}
+
+// names are the current names of the users and service accounts the
+// events' actors and targets are, for people to read beside the ids the
+// trail records. One that is gone has no name.
+func (c *console) names(ctx context.Context, events []audit.Stored) (map[string]string, error) {
+	names := map[string]string{}
+	for _, e := range events {
+		for _, who := range []string{e.Actor, e.Target} {
+			if _, seen := names[who]; seen {
+				continue
+			}
+			kind, raw, _ := strings.Cut(who, ":")
+			id, err := uuid.Parse(raw)
+			if err != nil {
+				continue
+			}
+			switch kind {
+			case "user":
+				u, err := c.Users.ByID(ctx, id)
+				if err != nil && !errors.Is(err, identity.ErrUserNotFound) {
+					return nil, err
+				}
+				names[who] = u.Username
+			case "service_account":
+				a, err := c.Services.ByID(ctx, id)
+				if err != nil && !errors.Is(err, serviceaccount.ErrNotFound) {
+					return nil, err
+				}
+				names[who] = a.Name
+			}
+		}
+	}
+	return names, nil
 }

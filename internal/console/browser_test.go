@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/gaia-platform/iam/internal/testkit"
@@ -55,7 +54,7 @@ func newBrowser(t *testing.T) context.Context {
 	ctx, cancel := chromedp.NewContext(alloc)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
 	t.Cleanup(func() { cancelTimeout(); cancel(); cancelAlloc() })
-	if err := chromedp.Run(ctx); err != nil {
+	if err := chromedp.Do(ctx); err != nil {
 		unavailable("chromium %s does not start: %v", chromium(), err)
 	}
 	return ctx
@@ -69,33 +68,46 @@ func incognito(t *testing.T, browser context.Context) context.Context {
 	return ctx
 }
 
-func run(t *testing.T, ctx context.Context, actions ...chromedp.Action) {
+type css = chromedp.CSS
+
+// run runs the steps in the browser, failing t with where it was.
+func run(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	if err := chromedp.Run(ctx, actions...); err != nil {
-		var where, body string
-		_ = chromedp.Run(ctx, chromedp.Location(&where), chromedp.Text("body", &body, chromedp.ByQuery))
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		where, _ := chromedp.Run(ctx, chromedp.Location())
+		body, _ := chromedp.Run(ctx, chromedp.Text(css("body")))
 		t.Fatalf("browser: %v (at %s: %.800s)", err, where, body)
 	}
 }
 
-// heading is the page's h1.
-func heading(t *testing.T, ctx context.Context) string {
+// value runs one action that answers a value.
+func value[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
 	t.Helper()
-	var h string
-	run(t, ctx, chromedp.Text("h1", &h, chromedp.ByQuery))
-	return h
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		where, _ := chromedp.Run(ctx, chromedp.Location())
+		t.Fatalf("browser: %v (at %s)", err, where)
+	}
+	return v
 }
 
-// submit clicks the submit button of the form matching form and waits for
-// the page it leads to.
-func submit(form string) chromedp.Action {
-	return chromedp.ActionFunc(func(ctx context.Context) error {
-		return chromedp.Run(ctx,
-			chromedp.Evaluate(`window.__stale = true`, nil),
-			chromedp.Click(form+` button[type=submit]`, chromedp.ByQuery),
-			chromedp.Poll(`window.__stale === undefined && document.readyState === "complete"`, nil, chromedp.WithPollingTimeout(20*time.Second)),
-		)
-	})
+func heading(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	return value(t, ctx, chromedp.Text(css("h1")))
+}
+
+func innerText(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	return value(t, ctx, chromedp.Text(css("body")))
+}
+
+// submit clicks the submit button of the post form matching form and
+// waits for the page it leads to.
+func submit(t *testing.T, ctx context.Context, form string) {
+	t.Helper()
+	if _, err := chromedp.RunResponse(ctx, chromedp.Click(css(form+`[method=post] button[type=submit]`))); err != nil {
+		t.Fatalf("submit %s: %v", form, err)
+	}
 }
 
 // screenshot saves the page as name.png where EnvScreenshots says.
@@ -105,29 +117,22 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	var png []byte
-	run(t, ctx, chromedp.FullScreenshot(&png, 90))
+	png := value(t, ctx, chromedp.FullScreenshot(100))
 	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func innerText(t *testing.T, ctx context.Context) string {
+func open(t *testing.T, ctx context.Context, url, ready string) {
 	t.Helper()
-	var s string
-	run(t, ctx, chromedp.Text("body", &s, chromedp.ByQuery))
-	return s
+	run(t, ctx, chromedp.Navigate(url), chromedp.WaitVisible(css(ready)))
 }
 
 func signIn(t *testing.T, ctx context.Context, base, username, password string) {
 	t.Helper()
-	run(t, ctx,
-		chromedp.Navigate(base+"/console/"),
-		chromedp.WaitVisible("#username", chromedp.ByQuery),
-		chromedp.SendKeys("#username", username, chromedp.ByQuery),
-		chromedp.SendKeys("#password", password, chromedp.ByQuery),
-		submit(`form[action="/console/login"]`),
-	)
+	open(t, ctx, base+"/console/", "#username")
+	run(t, ctx, chromedp.SendKeys(css("#username"), username), chromedp.SendKeys(css("#password"), password))
+	submit(t, ctx, `form[action="/console/login"]`)
 }
 
 func clientCredentials(t *testing.T, s *testkit.Server, id, secret string) int {
@@ -143,7 +148,7 @@ func TestBrowser_AnOperatorManagesUsersRolesAndServiceAccounts(t *testing.T) {
 	e, s := installation(t)
 	ctx := incognito(t, browser)
 
-	run(t, ctx, chromedp.Navigate(s.URL+"/console/"), chromedp.WaitVisible("#username", chromedp.ByQuery))
+	open(t, ctx, s.URL+"/console/", "#username")
 	screenshot(t, ctx, "login")
 	signIn(t, ctx, s.URL, "root", adminPassword)
 	if h := heading(t, ctx); h != "Users" {
@@ -152,15 +157,16 @@ func TestBrowser_AnOperatorManagesUsersRolesAndServiceAccounts(t *testing.T) {
 
 	// Create a user with a role, then give her another.
 	run(t, ctx,
-		chromedp.SendKeys("#new-username", "alice", chromedp.ByQuery),
-		chromedp.SendKeys("#new-password", userPassword, chromedp.ByQuery),
-		chromedp.Click(`input[name=role][value=Viewer]`, chromedp.ByQuery),
-		submit(`form[action="/console/users"]`),
+		chromedp.SendKeys(css("#new-username"), "alice"),
+		chromedp.SendKeys(css("#new-password"), userPassword),
+		chromedp.Click(css(`input[name=role][value=Viewer]`)),
 	)
+	submit(t, ctx, `form[action="/console/users"]`)
 	if h := heading(t, ctx); h != "alice" {
 		t.Fatalf("after creating alice: %q: %s", h, innerText(t, ctx))
 	}
-	run(t, ctx, chromedp.SetValue("#add-role", "Analyst", chromedp.ByQuery), submit(`form[action$="/roles"]`))
+	run(t, ctx, chromedp.SetValue(css("#add-role"), "Analyst"))
+	submit(t, ctx, `form[action$="/roles"]`)
 	if text := innerText(t, ctx); !strings.Contains(text, "Role added") {
 		t.Fatalf("no notice after adding a role: %s", text)
 	}
@@ -170,16 +176,16 @@ func TestBrowser_AnOperatorManagesUsersRolesAndServiceAccounts(t *testing.T) {
 
 	// The audit trail shows it, with the operator as the actor.
 	root := "user:" + e.UserID("root")
-	run(t, ctx, chromedp.Navigate(s.URL+"/console/audit?action=user.role.added"), chromedp.WaitVisible("table.audit", chromedp.ByQuery))
+	open(t, ctx, s.URL+"/console/audit?action=user.role.added", "table.audit")
 	if text := innerText(t, ctx); !strings.Contains(text, "user.role.added") || !strings.Contains(text, root) || !strings.Contains(text, "The audit chain verifies") {
 		t.Fatalf("the audit page does not show the role change by %s: %s", root, text)
 	}
-	run(t, ctx, chromedp.Navigate(s.URL+"/console/audit"), chromedp.WaitVisible("table.audit", chromedp.ByQuery))
+	open(t, ctx, s.URL+"/console/audit", "table.audit")
 	screenshot(t, ctx, "audit")
 
 	// Disable her: her login is refused from now on.
-	run(t, ctx, chromedp.Navigate(s.URL+"/console/users/"+e.UserID("alice")), chromedp.WaitVisible("h1", chromedp.ByQuery),
-		submit(`form[action$="/disable"]`))
+	open(t, ctx, s.URL+"/console/users/"+e.UserID("alice"), "h1")
+	submit(t, ctx, `form[action$="/disable"]`)
 	if text := innerText(t, ctx); !strings.Contains(text, "Disabled.") || !strings.Contains(text, "next bundle poll") {
 		t.Fatalf("no notice after disabling: %s", text)
 	}
@@ -187,27 +193,23 @@ func TestBrowser_AnOperatorManagesUsersRolesAndServiceAccounts(t *testing.T) {
 
 	// A service account: its secret is shown once; rotating it refuses
 	// the old one at /oauth/token.
-	var id, secret, rotated string
-	run(t, ctx,
-		chromedp.Navigate(s.URL+"/console/service-accounts"),
-		chromedp.WaitVisible("#sa-name", chromedp.ByQuery),
-		chromedp.SendKeys("#sa-name", "billing", chromedp.ByQuery),
-		chromedp.Click(`input[name=role][value=Viewer]`, chromedp.ByQuery),
-		submit(`form[action="/console/service-accounts"]`),
-		chromedp.Text("#client-id", &id, chromedp.ByQuery),
-		chromedp.Text("#client-secret", &secret, chromedp.ByQuery),
-		chromedp.WaitVisible(`button[data-copy]`, chromedp.ByQuery), // console.js ran
-	)
+	open(t, ctx, s.URL+"/console/service-accounts", "#sa-name")
+	run(t, ctx, chromedp.SendKeys(css("#sa-name"), "billing"), chromedp.Click(css(`input[name=role][value=Viewer]`)))
+	submit(t, ctx, `form[action="/console/service-accounts"]`)
+	run(t, ctx, chromedp.WaitVisible(css(`button[data-copy]`))) // console.js ran
+	id := value(t, ctx, chromedp.Text(css("#client-id")))
+	secret := value(t, ctx, chromedp.Text(css("#client-secret")))
 	screenshot(t, ctx, "secret")
 	if got := clientCredentials(t, s, id, secret); got != http.StatusOK {
 		t.Fatalf("client credentials with the shown secret: %d", got)
 	}
-	run(t, ctx, chromedp.Navigate(s.URL+"/console/service-accounts"), chromedp.WaitVisible("table", chromedp.ByQuery))
+	open(t, ctx, s.URL+"/console/service-accounts", "table")
 	if text := innerText(t, ctx); strings.Contains(text, secret) {
 		t.Fatal("the service accounts page shows the secret again")
 	}
 	screenshot(t, ctx, "service-accounts")
-	run(t, ctx, submit(`form[action="/console/service-accounts/`+id+`/rotate-secret"]`), chromedp.Text("#client-secret", &rotated, chromedp.ByQuery))
+	submit(t, ctx, `form[action="/console/service-accounts/`+id+`/rotate-secret"]`)
+	rotated := value(t, ctx, chromedp.Text(css("#client-secret")))
 	if got := clientCredentials(t, s, id, secret); got != http.StatusUnauthorized {
 		t.Errorf("client credentials with the old secret after rotation: %d, want 401", got)
 	}
@@ -216,32 +218,26 @@ func TestBrowser_AnOperatorManagesUsersRolesAndServiceAccounts(t *testing.T) {
 	}
 
 	// Roles: create one and grant it a permission.
-	run(t, ctx,
-		chromedp.Navigate(s.URL+"/console/roles"),
-		chromedp.WaitVisible("#role-name", chromedp.ByQuery),
-		chromedp.SendKeys("#role-name", "support", chromedp.ByQuery),
-		chromedp.SendKeys("#role-description", "help-desk operators", chromedp.ByQuery),
-		submit(`form[action="/console/roles"]`),
-		chromedp.SetValue("#grant", "inventory.read", chromedp.ByQuery),
-		submit(`form[action$="/permissions"]`),
-	)
+	open(t, ctx, s.URL+"/console/roles", "#role-name")
+	run(t, ctx, chromedp.SendKeys(css("#role-name"), "support"), chromedp.SendKeys(css("#role-description"), "help-desk operators"))
+	submit(t, ctx, `form[action="/console/roles"]`)
+	run(t, ctx, chromedp.SetValue(css("#grant"), "inventory.read"))
+	submit(t, ctx, `form[action$="/permissions"]`)
 	if text := innerText(t, ctx); !strings.Contains(text, "Permission granted") || !strings.Contains(text, "inventory.read") {
 		t.Fatalf("granting a permission: %s", text)
 	}
 	screenshot(t, ctx, "role")
-	run(t, ctx, chromedp.Navigate(s.URL+"/console/roles"), chromedp.WaitVisible("table", chromedp.ByQuery))
+	open(t, ctx, s.URL+"/console/roles", "table")
 	screenshot(t, ctx, "roles")
-	run(t, ctx, chromedp.Navigate(s.URL+"/console/keys"), chromedp.WaitVisible("table", chromedp.ByQuery))
+	open(t, ctx, s.URL+"/console/keys", "table")
 	if text := innerText(t, ctx); !strings.Contains(text, "signing") {
 		t.Errorf("the keys page shows no signing key: %s", text)
 	}
 	screenshot(t, ctx, "keys")
-	run(t, ctx, chromedp.Navigate(s.URL+"/console/users"), chromedp.WaitVisible("table", chromedp.ByQuery))
+	open(t, ctx, s.URL+"/console/users", "table")
 	screenshot(t, ctx, "users")
-	run(t, ctx, emulation.SetDeviceMetricsOverride(390, 844, 2, true), chromedp.Reload())
-	var overflow bool
-	run(t, ctx, chromedp.Evaluate(`document.documentElement.scrollWidth > window.innerWidth + 1`, &overflow))
-	if overflow {
+	run(t, ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile), chromedp.Reload())
+	if value(t, ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`)) {
 		t.Error("the users page scrolls sideways in a phone-sized window")
 	}
 	screenshot(t, ctx, "users-phone")
@@ -262,16 +258,14 @@ func TestBrowser_ScriptInStoredStringsDoesNotRun(t *testing.T) {
 	ctx := incognito(t, browser)
 	signIn(t, ctx, s.URL, "root", adminPassword)
 	for _, path := range []string{"/console/users", "/console/users/" + e.UserID(username), "/console/roles", "/console/roles/xss", "/console/audit"} {
-		var ran any
-		var scripts, images int
-		run(t, ctx, chromedp.Navigate(s.URL+path), chromedp.WaitVisible("h1", chromedp.ByQuery),
-			chromedp.Evaluate(`window.__xss === undefined ? null : window.__xss`, &ran),
-			chromedp.Evaluate(`document.querySelectorAll("script:not([src])").length`, &scripts),
-			chromedp.Evaluate(`document.querySelectorAll("img").length`, &images))
+		open(t, ctx, s.URL+path, "h1")
+		ran := value(t, ctx, chromedp.Evaluate[any](`window.__xss === undefined ? null : window.__xss`))
+		scripts := value(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("script:not([src])").length`))
+		images := value(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("img").length`))
 		if ran != nil || scripts != 0 || images != 0 {
 			t.Errorf("%s: a stored payload ran or was injected (window.__xss=%v, inline scripts %d, images %d)", path, ran, scripts, images)
 		}
-		text := innerText(t, ctx)
+		text := innerText(t, ctx) + value(t, ctx, chromedp.Evaluate[string](`document.querySelector("#description")?.value ?? ""`))
 		if !strings.Contains(text, username) && !strings.Contains(text, "<script>window.__xss=2</script>") {
 			t.Errorf("%s does not show the payload as text: %s", path, text)
 		}
@@ -288,7 +282,7 @@ func TestBrowser_ANonAdminIsRefusedAndAForgedCrossSitePostChangesNothing(t *test
 	carol := incognito(t, browser)
 	signIn(t, carol, s.URL, "carol", userPassword)
 	for _, path := range []string{"/console/", "/console/users", "/console/roles", "/console/service-accounts", "/console/audit", "/console/keys"} {
-		run(t, carol, chromedp.Navigate(s.URL+path), chromedp.WaitVisible("h1", chromedp.ByQuery))
+		open(t, carol, s.URL+path, "h1")
 		if h := heading(t, carol); h != "Forbidden" {
 			t.Errorf("carol at %s: %q, want Forbidden", path, h)
 		}
@@ -305,9 +299,9 @@ func TestBrowser_ANonAdminIsRefusedAndAForgedCrossSitePostChangesNothing(t *test
 	_, port, _ := net.SplitHostPort(strings.TrimPrefix(attacker.URL, "http://"))
 	admin := incognito(t, browser)
 	signIn(t, admin, s.URL, "root", adminPassword)
-	run(t, admin, chromedp.Navigate("http://localhost:"+port+"/"),
-		chromedp.Poll(`location.href.includes("/console/")`, nil, chromedp.WithPollingTimeout(20*time.Second)),
-		chromedp.WaitVisible("h1", chromedp.ByQuery))
+	run(t, admin, chromedp.Navigate("http://localhost:"+port+"/"))
+	value(t, admin, chromedp.Poll[bool](`location.href.includes("/console/") && document.readyState === "complete"`, chromedp.WithPollingTimeout(20*time.Second)))
+	run(t, admin, chromedp.WaitVisible(css("h1")))
 	if h := heading(t, admin); h != "Forbidden" && h != "Sign in" {
 		t.Errorf("the forged post answered %q, want Forbidden (or the login page, the cookie withheld)", h)
 	}
@@ -315,7 +309,7 @@ func TestBrowser_ANonAdminIsRefusedAndAForgedCrossSitePostChangesNothing(t *test
 		t.Fatal("a forged cross-site post created a user")
 	}
 	// The admin's own session still works.
-	run(t, admin, chromedp.Navigate(s.URL+"/console/users"), chromedp.WaitVisible("h1", chromedp.ByQuery))
+	open(t, admin, s.URL+"/console/users", "h1")
 	if h := heading(t, admin); h != "Users" {
 		t.Errorf("after the forged post the admin sees %q", h)
 	}

@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/gaia-platform/iam/internal/authz"
@@ -42,6 +43,11 @@ var funcs = template.FuncMap{
 	},
 	"pathEscape": url.PathEscape,
 	"deref":      func(b *bool) bool { return b != nil && *b },
+	// who is an actor or target as recorded, with its name when names
+	// has one.
+	"who": func(names map[string]string, id string) struct{ ID, Name string } {
+		return struct{ ID, Name string }{id, names[id]}
+	},
 	// fieldError is e's message when it is about field ("" for a form's
 	// error that no field owns).
 	"fieldError": func(e formError, field string) string {
@@ -133,19 +139,26 @@ func done(w http.ResponseWriter, r *http.Request, target, noticeCode string) {
 	http.Redirect(w, r, target+sep+"notice="+noticeCode, http.StatusSeeOther)
 }
 
-// notices are the texts a change's notice code stands for.
+// notices are the texts a change's notice code stands for; "%s" is
+// where the bundle's reach is said.
 var notices = map[string]string{
 	"created":            "Created.",
-	"disabled":           "Disabled. Its tokens are refused by this IAM now, and by every service from its next bundle poll (within %s).",
+	"disabled":           "Disabled. This IAM refuses its tokens now, and %s.",
 	"enabled":            "Enabled. It can sign in again; tokens revoked when it was disabled stay revoked.",
 	"password":           "Password set. The user's console sessions have ended.",
-	"role-added":         "Role added. New tokens carry it; services see it from their next bundle poll (within %s).",
-	"role-removed":       "Role removed. Tokens that claim it are refused by this IAM now, and by every service from its next bundle poll (within %s).",
-	"session-ended":      "Session ended. Its access tokens are refused by every service from its next bundle poll (within %s).",
+	"role-added":         "Role added. New tokens carry it, and %s.",
+	"role-removed":       "Role removed. This IAM refuses tokens that claim it now, and %s.",
+	"session-ended":      "Session ended: its refresh token is refused from now on.",
 	"saved":              "Saved.",
-	"granted":            "Permission granted. Services see it from their next bundle poll (within %s).",
-	"revoked":            "Permission revoked. Tokens that claim it through this role are refused by every service from its next bundle poll (within %s).",
+	"granted":            "Permission granted; %s.",
+	"revoked":            "Permission revoked. This IAM refuses tokens that claim it through this role now, and %s.",
 	"permission-created": "Permission created.",
+}
+
+// reach is how far a change has got: the IAM republishes its bundle
+// within poll, and each service takes it at its own next poll.
+func reach(poll time.Duration) string {
+	return fmt.Sprintf("every service follows at its next bundle poll (the bundle is republished within %s; the SDKs poll every 10s by default)", poll)
 }
 
 func notice(r *http.Request, poll time.Duration) string {
@@ -153,8 +166,8 @@ func notice(r *http.Request, poll time.Duration) string {
 	if !ok {
 		return ""
 	}
-	if bytes.Contains([]byte(text), []byte("%s")) {
-		return fmt.Sprintf(text, poll)
+	if strings.Contains(text, "%s") {
+		return fmt.Sprintf(text, reach(poll))
 	}
 	return text
 }

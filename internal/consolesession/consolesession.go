@@ -56,6 +56,10 @@ type Policy struct {
 	Lifetime    time.Duration // a session is over this long after it started
 }
 
+// DefaultPolicy is Keycloak's SSO session defaults, and the server's: 30
+// minutes idle, 10 hours at most.
+var DefaultPolicy = Policy{IdleTimeout: 30 * time.Minute, Lifetime: 10 * time.Hour}
+
 // touchEvery bounds the writes a busy session makes: its last_seen moves
 // at most once a minute (or a tenth of a shorter idle timeout), so the
 // idle timeout is honoured to that.

@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/gaia-platform/iam/internal/audit"
+	"github.com/gaia-platform/iam/internal/authz"
 	"github.com/gaia-platform/iam/internal/consolesession"
 	"github.com/gaia-platform/iam/internal/identity"
 )
@@ -23,6 +24,7 @@ var consoleSessionContract = []contractTest{
 	{"ConsoleSession_LeavingActiveEndsTheUsersSessions", testConsoleSessionsEndOnDisable},
 	{"ConsoleSession_NewPasswordEndsTheUsersSessions", testConsoleSessionsEndOnPassword},
 	{"ConsoleSession_StartDeletesStaleSessionsOfEveryone", testConsoleSessionStartDeletesStale},
+	{"ConsoleSession_ASeedDisablingOrSettingAPasswordEndsThem", testConsoleSessionsEndBySeed},
 }
 
 // consolePolicy is short enough that a session can be kept busy to its
@@ -271,4 +273,21 @@ func testConsoleSessionStartDeletesStale(t *testing.T, s Store) {
 	if _, err := s.ConsoleSession(t.Context(), consolesession.Hash(live)); err != nil {
 		t.Errorf("a live session: %v, want it kept", err)
 	}
+}
+
+// A seed (a Django import) that disables a user or sets their password
+// hash ends their console sessions as the identity flows do.
+func testConsoleSessionsEndBySeed(t *testing.T, s Store) {
+	alice, bob := createUser(t, s, "alice"), createUser(t, s, "bob")
+	c := newConsoleClock(s)
+	alices, bobs := c.start(t, alice.ID, "192.0.2.1"), c.start(t, bob.ID, "192.0.2.2")
+	seed := authz.Seed{Users: []authz.SeedUser{
+		{Username: "alice", State: string(identity.StateDisabled)},
+		{Username: "bob", PasswordHash: "pbkdf2_sha256$870000$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g="},
+	}}
+	if _, err := authz.ApplySeed(t.Context(), s, seed, "seeder", at(1), false); err != nil {
+		t.Fatalf("ApplySeed: %v", err)
+	}
+	c.wantSignedOut(t, "a user the seed disabled", alices, at(1))
+	c.wantSignedOut(t, "a user the seed gave a password hash", bobs, at(1))
 }

@@ -4,6 +4,9 @@ import (
 	"context"
 	"time"
 
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
 	"github.com/gaia-platform/iam/internal/consolesession"
 )
 
@@ -43,5 +46,12 @@ func (s *Store) DeleteConsoleSession(ctx context.Context, hash string) error {
 func (s *Store) DeleteStaleConsoleSessions(ctx context.Context, expiredBefore, idleBefore time.Time) error {
 	_, err := s.pool.Exec(ctx, `
 		DELETE FROM console_sessions WHERE expires_at < $1 OR last_seen_at < $2`, expiredBefore, idleBefore)
+	return err
+}
+
+// endConsoleSessions deletes the user's console sessions, in tx: a user
+// leaving the active state or getting a new password is signed out.
+func endConsoleSessions(ctx context.Context, tx pgx.Tx, user uuid.UUID) error {
+	_, err := tx.Exec(ctx, `DELETE FROM console_sessions WHERE user_id = $1`, user)
 	return err
 }

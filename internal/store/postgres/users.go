@@ -146,8 +146,7 @@ func (t userTx) RevokeSessions(ctx context.Context, id uuid.UUID, at time.Time, 
 }
 
 func (t userTx) EndConsoleSessions(ctx context.Context, id uuid.UUID) error {
-	_, err := t.tx.Exec(ctx, `DELETE FROM console_sessions WHERE user_id = $1`, id)
-	return err
+	return endConsoleSessions(ctx, t.tx, id)
 }
 
 func (t userTx) Audit(ctx context.Context, ev audit.Event) error {

@@ -2,7 +2,10 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/gaia-platform/iam/internal/consolesession"
 )
@@ -43,5 +46,12 @@ func (s *Store) DeleteConsoleSession(ctx context.Context, hash string) error {
 func (s *Store) DeleteStaleConsoleSessions(ctx context.Context, expiredBefore, idleBefore time.Time) error {
 	_, err := s.write.ExecContext(ctx, `
 		DELETE FROM console_sessions WHERE expires_at < ? OR last_seen_at < ?`, ts(expiredBefore), ts(idleBefore))
+	return err
+}
+
+// endConsoleSessions deletes the user's console sessions, in tx: a user
+// leaving the active state or getting a new password is signed out.
+func endConsoleSessions(ctx context.Context, tx *sql.Tx, user uuid.UUID) error {
+	_, err := tx.ExecContext(ctx, `DELETE FROM console_sessions WHERE user_id = ?`, user.String())
 	return err
 }

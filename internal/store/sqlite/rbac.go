@@ -273,4 +273,8 @@ func (t rbacTx) RevokeSubject(ctx context.Context, id uuid.UUID, at time.Time) e
 	return revokeSubject(ctx, t.tx, id, at)
 }
 
+func (t rbacTx) EndConsoleSessions(ctx context.Context, id uuid.UUID) error {
+	return endConsoleSessions(ctx, t.tx, id)
+}
+
 func (t rbacTx) Audit(ctx context.Context, ev audit.Event) error { return insertAudit(ctx, t.tx, ev) }
