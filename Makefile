@@ -15,7 +15,7 @@ IAM_TEST_DATABASE_URL ?= postgres://$(PG_USER)@$(PG_HOST):$(PG_PORT)/postgres?ss
 
 export IAM_TEST_DATABASE_URL
 
-.PHONY: all build run run-postgres deps node-deps test test-python test-node lint fuzz bench bench-python bench-node
+.PHONY: all build run run-postgres deps node-deps test test-python test-node lint fuzz bench bench-python bench-node screenshots
 all: build
 
 # What `iam --version` prints.
@@ -44,7 +44,8 @@ run-postgres:
 	IAM_DATABASE_URL='$(PG_DATABASE_URL)' $(GO) run ./cmd/iam serve
 
 # The Debian packages the tests need (curl, jq, Debian's Python 3 and the
-# Python client's dependencies), installed when missing.
+# Python client's dependencies, Chromium for the console's browser tests),
+# installed when missing.
 deps:
 	@scripts/test-deps
 
@@ -59,10 +60,15 @@ node-deps:
 # either way, once).
 test: deps node-deps lint
 	$(GO) test -race -count=1 ./...
-	IAM_TEST_STORE=sqlite $(GO) test -race -count=1 ./internal/cli/ ./internal/httpapi/ ./cmd/example-inventory/
+	IAM_TEST_STORE=sqlite $(GO) test -race -count=1 ./internal/cli/ ./internal/httpapi/ ./internal/console/ ./cmd/example-inventory/
 	$(MAKE) --no-print-directory test-python
 	$(MAKE) --no-print-directory test-node
 	$(MAKE) --no-print-directory fuzz
+
+# The console's screenshots in docs/console, taken by its browser test
+# against a real iam serve on PostgreSQL.
+screenshots: deps
+	GAIA_CONSOLE_SCREENSHOTS='$(CURDIR)/docs/console' $(GO) test -count=1 -run 'TestBrowser_AnOperator' ./internal/console/
 
 # The Python client's own tests (clients/python) on Debian's Python, with a
 # stock opa of the pinned version for its differential tests. (The Go

@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"html/template"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -355,5 +356,53 @@ func TestConsole_AnAuditorReadsTheTrailAndChangesNothing(t *testing.T) {
 	audit := f.get("/console/audit")
 	if !strings.Contains(audit.Body, "The audit chain verifies") || !strings.Contains(audit.Body, "user.created") {
 		t.Errorf("audit page lacks the chain status or the events: %s", audit.Body)
+	}
+}
+
+func TestConsole_ARefusedFormShowsTheAPIsMessageNextToTheFieldAndChangesNothing(t *testing.T) {
+	e, s := installation(t)
+	admin := s.Token(t, "root", adminPassword)
+	f := newForm(t, s)
+	f.mustLogin("root", adminPassword)
+	csrf := f.csrf("/console/users")
+	for _, tc := range []struct {
+		name, username, password, field string
+		status                          int
+	}{
+		{"weak password", "frank", "short", "new-password-error", http.StatusBadRequest},
+		{"taken username", "carol", userPassword, "new-username-error", http.StatusConflict},
+		{"bad username", "has space", userPassword, "new-username-error", http.StatusBadRequest},
+	} {
+		body := `{"username":"` + tc.username + `","password":"` + tc.password + `"}`
+		api := s.MustAdmin(t, admin, http.MethodPost, "/users", body, tc.status).JSON(t)["message"].(string)
+		p := f.post("/console/users", url.Values{"username": {tc.username}, "password": {tc.password}, "csrf": {csrf}})
+		wantStatus(t, tc.name, p, tc.status)
+		next := regexp.MustCompile(`id="` + tc.field + `" role="alert">([^<]*)<`).FindStringSubmatch(p.Body)
+		if next == nil || next[1] != template.HTMLEscapeString(api) {
+			t.Errorf("%s: the field's error %q, want the API's %q", tc.name, next, api)
+		}
+		if !strings.Contains(p.Body, `value="`+template.HTMLEscapeString(tc.username)+`"`) {
+			t.Errorf("%s: the form lost the username typed", tc.name)
+		}
+	}
+	if userExists(e, "frank") {
+		t.Error("a refused form created the user")
+	}
+}
+
+func TestConsole_TheLoginSendsTheBrowserBackToAConsolePageOnly(t *testing.T) {
+	_, s := installation(t)
+	for next, want := range map[string]string{
+		"/console/audit?action=user": "/console/audit?action=user",
+		"//evil.example/console/":    "/console/",
+		"https://evil.example/":      "/console/",
+		"/console/\\evil.example":    "/console/",
+		"":                           "/console/",
+	} {
+		f := newForm(t, s)
+		p := f.post("/console/login", url.Values{"username": {"root"}, "password": {adminPassword}, "next": {next}})
+		if got := p.Header.Get("Location"); p.Status != http.StatusSeeOther || got != want {
+			t.Errorf("next=%q: %d to %q, want 303 to %q", next, p.Status, got, want)
+		}
 	}
 }
