@@ -11,13 +11,23 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/gaia-platform/iam/internal/audit"
-	"github.com/gaia-platform/iam/internal/decisionlog"
 	"github.com/gaia-platform/iam/internal/identity"
 	"github.com/gaia-platform/iam/internal/serviceaccount"
 )
 
 // auditPageSize is how many events a page of the trail shows.
 const auditPageSize = 50
+
+// timeProblem is a since or until that filterTime cannot read.
+const timeProblem = "since and until must be times such as 2026-01-02T15:04 (UTC)"
+
+// timeRange is a filter's since and until; false when either is not a
+// time.
+func timeRange(since, until string) (time.Time, time.Time, bool) {
+	s, okSince := filterTime(since)
+	u, okUntil := filterTime(until)
+	return s, u, okSince && okUntil
+}
 
 // filterTime is how the filters' time fields read: the browser's
 // datetime-local input, taken as UTC, or RFC 3339.
@@ -65,12 +75,11 @@ func (c *console) audit(w http.ResponseWriter, r *http.Request, op *operator) {
 		v.Chain.Error = err.Error()
 	}
 	tq := audit.TailQuery{Type: v.Filter.Action, Target: v.Filter.Target, Limit: auditPageSize + 1}
-	since, okSince := filterTime(v.Filter.Since)
-	until, okUntil := filterTime(v.Filter.Until)
+	since, until, ok := timeRange(v.Filter.Since, v.Filter.Until)
 	before, err := strconv.ParseInt(q.Get("before"), 10, 64)
 	switch {
-	case !okSince || !okUntil:
-		v.Problem = "since and until must be times such as 2026-01-02T15:04 (UTC)"
+	case !ok:
+		v.Problem = timeProblem
 	case q.Get("before") != "" && (err != nil || before < 1):
 		v.Problem = "before must be the id of an event"
 	}
@@ -96,62 +105,6 @@ func (c *console) audit(w http.ResponseWriter, r *http.Request, op *operator) {
 		return
 	}
 	c.render(w, r, op, http.StatusOK, "audit", "Audit trail", v)
-}
-
-type decisionsView struct {
-	Filter  decisionFilter
-	Entries []decisionlog.Entry
-	Next    string
-	Problem string
-}
-
-type decisionFilter struct {
-	Subject, Path, Allowed, Since, Until string
-}
-
-// decisions are the decision logs services' OPAs uploaded, newest first:
-// ?subject (a username, a service account name or an id), ?path,
-// ?allowed (true or false), ?since, ?until, ?before (paging).
-func (c *console) decisions(w http.ResponseWriter, r *http.Request, op *operator) {
-	ctx := r.Context()
-	q := r.URL.Query()
-	v := decisionsView{Filter: decisionFilter{Subject: q.Get("subject"), Path: q.Get("path"), Allowed: q.Get("allowed"),
-		Since: q.Get("since"), Until: q.Get("until")}}
-	dq := decisionlog.Query{Path: v.Filter.Path, Limit: auditPageSize}
-	since, okSince := filterTime(v.Filter.Since)
-	until, okUntil := filterTime(v.Filter.Until)
-	dq.Since, dq.Until = since, until
-	switch v.Filter.Allowed {
-	case "":
-	case "true", "false":
-		allowed := v.Filter.Allowed == "true"
-		dq.Allowed = &allowed
-	default:
-		v.Problem = "allowed must be true or false"
-	}
-	if !okSince || !okUntil {
-		v.Problem = "since and until must be times such as 2026-01-02T15:04 (UTC)"
-	}
-	var err error
-	if v.Problem == "" {
-		if dq.Subject, err = c.DecisionLogSubject(ctx, v.Filter.Subject); err != nil {
-			c.fail(w, r, op, err)
-			return
-		}
-		var page decisionlog.Page
-		if page, err = c.DecisionLogs.List(ctx, dq, q.Get("before")); err != nil {
-			v.Problem = err.Error()
-		}
-		v.Entries = page.Entries
-		if page.Next != "" {
-			v.Next = nextURL(r, "before", page.Next)
-		}
-	}
-	status := http.StatusOK
-	if v.Problem != "" {
-		status = http.StatusBadRequest
-	}
-	c.render(w, r, op, status, "decisions", "Decision logs", v)
 }
 
 // nextURL is the request's page with key set to value: the next page,

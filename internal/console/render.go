@@ -118,14 +118,26 @@ func fieldOf(err error) string {
 	return ""
 }
 
-// refused is err as a form error, and its status; false when err is not
-// the form's fault, which fail answers.
-func refused(err error) (formError, int, bool) {
+// refuse answers a form that err refused: the form's page again, with
+// the API's message beside the field, and err's status; an error that is
+// not the form's fault is answered by fail.
+func (c *console) refuse(w http.ResponseWriter, r *http.Request, op *operator, err error, again func(status int, fe formError)) {
 	p := problem.Of(err)
 	if !p.Known || p.Status >= 500 {
-		return formError{}, 0, false
+		c.fail(w, r, op, err)
+		return
 	}
-	return formError{Field: fieldOf(err), Message: p.Message}, p.Status, true
+	again(p.Status, formError{Field: fieldOf(err), Message: p.Message})
+}
+
+// chosenRoles are the role fields of a create form, as posted and as a
+// set for the form shown again.
+func chosenRoles(r *http.Request) ([]string, map[string]bool) {
+	chosen := map[string]bool{}
+	for _, role := range r.PostForm["role"] {
+		chosen[role] = true
+	}
+	return r.PostForm["role"], chosen
 }
 
 // done sends the browser on to target after a change, with a notice

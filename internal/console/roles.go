@@ -51,13 +51,10 @@ func (c *console) createRole(w http.ResponseWriter, r *http.Request, op *operato
 		done(w, r, rolePath(role.Name), "created")
 		return
 	}
-	fe, status, ok := refused(err)
-	if !ok {
-		c.fail(w, r, op, err)
-		return
-	}
-	form.Error = fe
-	c.renderRoles(w, r, op, status, rolesView{RoleForm: form})
+	c.refuse(w, r, op, err, func(status int, fe formError) {
+		form.Error = fe
+		c.renderRoles(w, r, op, status, rolesView{RoleForm: form})
+	})
 }
 
 func (c *console) createPermission(w http.ResponseWriter, r *http.Request, op *operator) {
@@ -68,13 +65,10 @@ func (c *console) createPermission(w http.ResponseWriter, r *http.Request, op *o
 		done(w, r, "/console/roles", "permission-created")
 		return
 	}
-	fe, status, ok := refused(err)
-	if !ok {
-		c.fail(w, r, op, err)
-		return
-	}
-	form.Error = fe
-	c.renderRoles(w, r, op, status, rolesView{PermForm: form})
+	c.refuse(w, r, op, err, func(status int, fe formError) {
+		form.Error = fe
+		c.renderRoles(w, r, op, status, rolesView{PermForm: form})
+	})
 }
 
 func rolePath(name string) string { return "/console/roles/" + url.PathEscape(name) }
@@ -157,12 +151,7 @@ func (c *console) holders(ctx context.Context, role string) ([]holder, error) {
 func (c *console) changeRole(w http.ResponseWriter, r *http.Request, op *operator, noticeCode string, change func(context.Context, string) error) {
 	name := r.PathValue("name")
 	if err := change(r.Context(), name); err != nil {
-		fe, status, ok := refused(err)
-		if !ok {
-			c.fail(w, r, op, err)
-			return
-		}
-		c.renderRole(w, r, op, status, fe)
+		c.refuse(w, r, op, err, func(status int, fe formError) { c.renderRole(w, r, op, status, fe) })
 		return
 	}
 	c.publish(r)

@@ -49,11 +49,10 @@ func (c *console) renderServiceAccounts(w http.ResponseWriter, r *http.Request, 
 // itself (never in a redirect's URL), once.
 func (c *console) createServiceAccount(w http.ResponseWriter, r *http.Request, op *operator) {
 	ctx := r.Context()
-	form := createServiceAccountForm{Name: r.PostFormValue("name"), Roles: map[string]bool{}}
-	for _, role := range r.PostForm["role"] {
-		form.Roles[role] = true
-	}
-	roles, err := c.RBAC.RoleNames(ctx, r.PostForm["role"])
+	form := createServiceAccountForm{Name: r.PostFormValue("name")}
+	posted, chosen := chosenRoles(r)
+	form.Roles = chosen
+	roles, err := c.RBAC.RoleNames(ctx, posted)
 	if err == nil {
 		var acct serviceaccount.Account
 		var secret string
@@ -63,13 +62,10 @@ func (c *console) createServiceAccount(w http.ResponseWriter, r *http.Request, o
 			return
 		}
 	}
-	fe, status, ok := refused(err)
-	if !ok {
-		c.fail(w, r, op, err)
-		return
-	}
-	form.Error = fe
-	c.renderServiceAccounts(w, r, op, status, form)
+	c.refuse(w, r, op, err, func(status int, fe formError) {
+		form.Error = fe
+		c.renderServiceAccounts(w, r, op, status, form)
+	})
 }
 
 // pathAccount is the service account {id} names, or a 404 page.

@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/google/uuid"
+
 	"github.com/gaia-platform/iam/internal/authz"
 	"github.com/gaia-platform/iam/internal/consolesession"
 	"github.com/gaia-platform/iam/internal/identity"
@@ -17,12 +19,13 @@ const cookieName = "gaia_console"
 
 // operator is the signed-in user of one request.
 type operator struct {
-	identity.User
-	token   string // the session token, from the cookie
-	access  string // the operator's access token for the policy; never sent
-	allowed map[string]bool
-	c       *console
-	r       *http.Request
+	ID       uuid.UUID
+	Username string
+	token    string // the session token, from the cookie
+	access   string // the operator's access token for the policy; never sent
+	allowed  map[string]bool
+	c        *console
+	r        *http.Request
 }
 
 // actor is the operator as audit events record it.
@@ -110,16 +113,14 @@ func (c *console) operator(w http.ResponseWriter, r *http.Request) (*operator, b
 	return nil, false
 }
 
-func (c *console) newOperator(r *http.Request, token string, id [16]byte) (*operator, error) {
+// newOperator is the active user id signed in with token, with the
+// access token the policy will be asked about.
+func (c *console) newOperator(r *http.Request, token string, id uuid.UUID) (*operator, error) {
 	t, err := c.Signin.Operator(r.Context(), id)
 	if err != nil {
 		return nil, err
 	}
-	u, err := c.Users.ByID(r.Context(), id)
-	if err != nil {
-		return nil, err
-	}
-	return &operator{User: u, token: token, access: t.Access, allowed: map[string]bool{}, c: c, r: r}, nil
+	return &operator{ID: id, Username: t.Claims.Username, token: token, access: t.Access, allowed: map[string]bool{}, c: c, r: r}, nil
 }
 
 func loginURL(next string) string {

@@ -69,11 +69,10 @@ func (c *console) renderUsers(w http.ResponseWriter, r *http.Request, op *operat
 // to the password policy) and any number of role fields.
 func (c *console) createUser(w http.ResponseWriter, r *http.Request, op *operator) {
 	ctx := r.Context()
-	form := createUserForm{Username: r.PostFormValue("username"), Roles: map[string]bool{}}
-	for _, role := range r.PostForm["role"] {
-		form.Roles[role] = true
-	}
-	roles, err := c.RBAC.RoleNames(ctx, r.PostForm["role"])
+	form := createUserForm{Username: r.PostFormValue("username")}
+	posted, chosen := chosenRoles(r)
+	form.Roles = chosen
+	roles, err := c.RBAC.RoleNames(ctx, posted)
 	if err == nil {
 		var u identity.User
 		if u, err = c.Users.Create(ctx, op.actor(), form.Username, r.PostFormValue("password"), roles); err == nil {
@@ -82,13 +81,10 @@ func (c *console) createUser(w http.ResponseWriter, r *http.Request, op *operato
 			return
 		}
 	}
-	fe, status, ok := refused(err)
-	if !ok {
-		c.fail(w, r, op, err)
-		return
-	}
-	form.Error = fe
-	c.renderUsers(w, r, op, status, form)
+	c.refuse(w, r, op, err, func(status int, fe formError) {
+		form.Error = fe
+		c.renderUsers(w, r, op, status, form)
+	})
 }
 
 type userView struct {
@@ -148,12 +144,7 @@ func (c *console) changeUser(w http.ResponseWriter, r *http.Request, op *operato
 		return
 	}
 	if err := change(r.Context(), u); err != nil {
-		fe, status, ok := refused(err)
-		if !ok {
-			c.fail(w, r, op, err)
-			return
-		}
-		c.renderUser(w, r, op, status, fe)
+		c.refuse(w, r, op, err, func(status int, fe formError) { c.renderUser(w, r, op, status, fe) })
 		return
 	}
 	c.publish(r)
