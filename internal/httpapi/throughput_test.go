@@ -41,6 +41,8 @@ const (
 // loadTarget is a running server on PostgreSQL, signing with a key of the
 // size the server generates, with one user and one service account.
 type loadTarget struct {
+	iam          *testkit.IAM
+	keyFile      string
 	srv          *testkit.Server
 	key          *rsa.PrivateKey
 	client       *http.Client
@@ -84,6 +86,7 @@ func newLoadTarget(b *testing.B) *loadTarget {
 	}
 	workers := 2 * runtime.GOMAXPROCS(0)
 	return &loadTarget{
+		iam: iam, keyFile: keyFile,
 		database: strings.TrimPrefix(dbURL.Path, "/"),
 		srv:      iam.Serve("--signing-key-file", keyFile),
 		key:      key,
@@ -189,7 +192,14 @@ func (l *loadTarget) measure(b *testing.B, unit string, keycloakPerVCPU float64,
 // PostgreSQL backends connected to the target's database.
 func (l *loadTarget) cpuTime(b *testing.B) time.Duration {
 	b.Helper()
-	total := processCPU()
+	return processCPU() + l.databaseCPU(b)
+}
+
+// databaseCPU is the CPU time used so far by the PostgreSQL backends
+// connected to the target's database.
+func (l *loadTarget) databaseCPU(b *testing.B) time.Duration {
+	b.Helper()
+	var total time.Duration
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, os.Getenv(testkit.EnvDatabaseURL))
 	if err != nil {
