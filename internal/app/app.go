@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
 	"github.com/gaia-platform/iam/internal/audit"
 	"github.com/gaia-platform/iam/internal/authz"
@@ -32,6 +33,7 @@ import (
 	"github.com/gaia-platform/iam/internal/store/sqlite"
 	"github.com/gaia-platform/iam/internal/throttle"
 	"github.com/gaia-platform/iam/internal/tokens"
+	"github.com/gaia-platform/iam/internal/tracing"
 	"github.com/gaia-platform/iam/policies"
 )
 
@@ -277,6 +279,19 @@ func (a *App) Serve(ctx context.Context, cfg config.Config) error {
 	// the caller closes the database under it.
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
+	stopTracing, err := tracing.Start(ctx)
+	if err != nil {
+		return fmt.Errorf("tracing: %w", err)
+	}
+	defer func() {
+		// The last spans, those of the shutdown included, reach the
+		// collector or are given up on after a few seconds.
+		flush, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(flush); err != nil {
+			a.Log.Warn("traces not flushed", "err", err)
+		}
+	}()
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("IAM_HTTP_ADDR: %w", err)
@@ -299,6 +314,11 @@ func (a *App) Serve(ctx context.Context, cfg config.Config) error {
 		}
 	}()
 	t := cfg.HTTPTimeouts
+	if tracing.Enabled() {
+		// A span per request, the child of the client's traceparent;
+		// httpapi names it by its route.
+		h = otelhttp.NewHandler(h, "http.request", otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method }))
+	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: t.ReadHeader, ReadTimeout: t.Read,
 		WriteTimeout: t.Write, IdleTimeout: t.Idle, MaxHeaderBytes: 64 << 10}
 	if s, ok := a.Store.(*sqlite.Store); ok {

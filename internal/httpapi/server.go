@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/gaia-platform/iam/internal/audit"
 	"github.com/gaia-platform/iam/internal/authz"
@@ -87,7 +89,7 @@ func New(d Deps) http.Handler {
 	r.UseRawPath = true
 	r.HandleMethodNotAllowed = true
 	a := &api{d}
-	r.Use(a.resolveClientIP, a.securityHeaders, a.logRequests, a.recoverJSON, a.limitBody, requireTextParams)
+	r.Use(nameSpan, a.resolveClientIP, a.securityHeaders, a.logRequests, a.recoverJSON, a.limitBody, requireTextParams)
 	r.NoRoute(func(c *gin.Context) { writeError(c, http.StatusNotFound, "not_found", "no such endpoint") })
 	r.NoMethod(func(c *gin.Context) {
 		writeError(c, http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed on this endpoint")
@@ -117,6 +119,17 @@ func New(d Deps) http.Handler {
 	// token, a disabled account or a withdrawn permission is refused.
 	r.POST(decisionLogsPath, a.requireToken, a.requireServiceToken, a.authorize(decisionlog.Permission), a.uploadDecisionLogs)
 	return r
+}
+
+// nameSpan names the request's trace span (when tracing is on) by its
+// route, "POST /admin/v1/users/:id/disable", never by the path, which
+// holds ids.
+func nameSpan(c *gin.Context) {
+	if span := trace.SpanFromContext(c.Request.Context()); span.IsRecording() && c.FullPath() != "" {
+		span.SetName(c.Request.Method + " " + c.FullPath())
+		span.SetAttributes(attribute.String("http.route", c.FullPath()))
+	}
+	c.Next()
 }
 
 func (a *api) logRequests(c *gin.Context) {

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/gaia-platform/iam/internal/audit"
 )
@@ -157,6 +159,8 @@ func (s *Service) upgrade(ctx context.Context, u *User, password string, now tim
 // hash computes a new argon2id hash in a hashing slot, or returns
 // ErrOverloaded.
 func (s *Service) hash(ctx context.Context, password string) (string, error) {
+	ctx, span := tracer().Start(ctx, "argon2id.hash")
+	defer span.End()
 	var hash string
 	var err error
 	if gateErr := s.hashing.do(ctx, func() { hash, err = HashPassword(password, s.params) }); gateErr != nil {
@@ -166,11 +170,18 @@ func (s *Service) hash(ctx context.Context, password string) (string, error) {
 }
 
 // verify checks a password in a hashing slot, or returns ErrOverloaded.
+// Its span includes the wait for the slot.
 func (s *Service) verify(ctx context.Context, password, hash string) (bool, error) {
+	ctx, span := tracer().Start(ctx, "argon2id.verify")
+	defer span.End()
 	var ok bool
 	err := s.hashing.do(ctx, func() { ok = VerifyPassword(password, hash) })
 	return ok, err
 }
+
+// tracer starts the password-hashing spans (internal/tracing). It is
+// looked up at each span: the provider is installed after package init.
+func tracer() trace.Tracer { return otel.Tracer("github.com/gaia-platform/iam/internal/identity") }
 
 // Lookup finds a user by username, case-insensitively.
 func (s *Service) Lookup(ctx context.Context, username string) (User, error) {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/gaia-platform/iam/internal/authz"
 	"github.com/gaia-platform/iam/internal/identity"
@@ -102,7 +104,7 @@ func (s *Service) SignInClient(ctx context.Context, clientID, secret, ip string)
 	if err != nil {
 		return Tokens{}, err
 	}
-	return s.issue(tokens.Subject{ID: acct.ID.String(), Username: acct.Name, Type: tokens.TypeService,
+	return s.issue(ctx, tokens.Subject{ID: acct.ID.String(), Username: acct.Name, Type: tokens.TypeService,
 		Roles: grants.Roles, Permissions: grants.Permissions}, "", tokens.RefreshFamily{})
 }
 
@@ -134,15 +136,21 @@ func (s *Service) userTokens(ctx context.Context, user identity.User, refresh st
 	if err != nil {
 		return Tokens{}, err
 	}
-	return s.issue(tokens.Subject{
+	return s.issue(ctx, tokens.Subject{
 		ID: user.ID.String(), Username: user.Username, Type: tokens.TypeUser,
 		Roles: grants.Roles, Permissions: grants.Permissions,
 	}, refresh, session)
 }
 
+// tracer starts the signing spans (internal/tracing). It is looked up at
+// each span: the provider is installed after package init.
+func tracer() trace.Tracer { return otel.Tracer("github.com/gaia-platform/iam/internal/signin") }
+
 // issue signs an access token for sub.
-func (s *Service) issue(sub tokens.Subject, refresh string, session tokens.RefreshFamily) (Tokens, error) {
+func (s *Service) issue(ctx context.Context, sub tokens.Subject, refresh string, session tokens.RefreshFamily) (Tokens, error) {
+	_, span := tracer().Start(ctx, "jwt.sign")
 	access, claims, err := s.d.Issuer.Issue(sub)
+	span.End()
 	if err != nil {
 		return Tokens{}, err
 	}
