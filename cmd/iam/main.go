@@ -11,7 +11,11 @@ import (
 )
 
 func main() {
+	// SIGTERM or SIGINT cancels ctx: iam serve then shuts down gracefully.
+	// A second signal ends the process at once (Go's default) instead of
+	// waiting out the shutdown grace.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	context.AfterFunc(ctx, stop)
 	code := cli.Run(ctx, os.Args[1:], cli.IO{In: os.Stdin, Out: os.Stdout, Err: os.Stderr})
 	stop()
 	os.Exit(code)

@@ -380,7 +380,7 @@ func startServer(t *testing.T, bin, dir, private string, env []string) string {
 	}
 	cmd := exec.Command(bin, "serve")
 	cmd.Dir = dir
-	cmd.Env = append(env, "IAM_HTTP_ADDR=127.0.0.1:0")
+	cmd.Env = append(env, "IAM_HTTP_ADDR=127.0.0.1:0", "IAM_LOG_FORMAT=json")
 	cmd.Stdout = log
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

@@ -273,11 +273,15 @@ func (a *App) Keyring(ctx context.Context, file string) (*tokens.Keyring, error)
 }
 
 // Serve runs the HTTP API on cfg.HTTPAddr until ctx is cancelled, then
-// shuts down gracefully.
+// shuts down gracefully: it stops accepting connections, gives the
+// requests in flight cfg.ShutdownGrace to finish, and only then stops the
+// background work (key reloads, bundle publishing, decision-log pruning)
+// and waits for it, so that the caller may close the database.
 func (a *App) Serve(ctx context.Context, cfg config.Config) error {
-	// Background work stops with the server, however it stops, and before
-	// the caller closes the database under it.
-	ctx, stop := context.WithCancel(ctx)
+	// The background work outlives ctx: requests still finishing in the
+	// grace rely on the keys and the bundle it keeps current. It stops
+	// once they are done, however the server stops.
+	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()
 	stopTracing, err := tracing.Start(ctx)
 	if err != nil {
@@ -302,16 +306,17 @@ func (a *App) Serve(ctx context.Context, cfg config.Config) error {
 		// kernel picked it (IAM_HTTP_ADDR=127.0.0.1:0).
 		cfg.PublicURL = "http://" + ln.Addr().String()
 	}
-	h, background, err := a.handler(ctx, cfg)
+	h, background, err := a.handler(bg, cfg)
 	if err != nil {
 		return err
 	}
-	background = append(background, a.DecisionLogs(cfg.DecisionLogs).KeepPruning(ctx, a.Log))
+	background = append(background, a.DecisionLogs(cfg.DecisionLogs).KeepPruning(bg, a.Log))
 	defer func() {
 		stop()
 		for _, done := range background {
 			<-done
 		}
+		a.Log.Info("background work stopped")
 	}()
 	t := cfg.HTTPTimeouts
 	if tracing.Enabled() {
@@ -335,8 +340,20 @@ func (a *App) Serve(ctx context.Context, cfg config.Config) error {
 		return err
 	case <-ctx.Done():
 	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	return a.drain(srv, cfg.ShutdownGrace)
+}
+
+// drain stops srv accepting and waits up to grace for the requests in
+// flight; those still running then have their connections closed.
+func (a *App) drain(srv *http.Server, grace time.Duration) error {
+	a.Log.Info("shutting down: no new connections, waiting for the requests in flight", "grace", grace.String())
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	a.Log.Info("shutting down")
-	return srv.Shutdown(shutdown)
+	if err := srv.Shutdown(ctx); err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("requests still in flight after IAM_SHUTDOWN_GRACE %s: their connections were closed", grace)
+	}
+	a.Log.Info("requests in flight finished", "took", time.Since(start).Round(time.Millisecond).String())
+	return nil
 }

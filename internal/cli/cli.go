@@ -88,8 +88,20 @@ func (c *cli) open(ctx context.Context) (*app.App, error) {
 	if err != nil {
 		return nil, err
 	}
-	log := slog.New(slog.NewTextHandler(c.Err, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log, err := c.logger(slog.LevelWarn)
+	if err != nil {
+		return nil, err
+	}
 	return app.OpenAt(ctx, db, identity.DefaultHashLimits(), log, c.now())
+}
+
+// logger logs from level up on stderr, in the format IAM_LOG_FORMAT names.
+func (c *cli) logger(level slog.Level) (*slog.Logger, error) {
+	format, err := c.flags.LogFormat()
+	if err != nil {
+		return nil, err
+	}
+	return app.NewLogger(c.Err, format, level), nil
 }
 
 // now is the clock commands and the server run on.
@@ -124,7 +136,10 @@ func (c *cli) serveCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		log := slog.New(slog.NewJSONHandler(c.Err, nil))
+		log, err := c.logger(slog.LevelInfo)
+		if err != nil {
+			return err
+		}
 		a, err := app.OpenAt(cmd.Context(), cfg.Database, cfg.Hashing, log, c.now())
 		if err != nil {
 			return err

@@ -207,7 +207,7 @@ func TestServe_UnsetDatabaseURLLogsTheEmbeddedStore(t *testing.T) {
 	logs := &testkit.LockedBuffer{}
 	done := make(chan int, 1)
 	go func() {
-		done <- cli.Run(ctx, []string{"serve", "--http-addr", addr, "--signing-key-file", testkit.SigningKeyFile(t)},
+		done <- cli.Run(ctx, []string{"serve", "--http-addr", addr, "--signing-key-file", testkit.SigningKeyFile(t), "--log-format", "json"},
 			cli.IO{In: strings.NewReader(""), Out: io.Discard, Err: logs})
 	}()
 	defer func() {

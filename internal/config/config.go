@@ -48,6 +48,9 @@ type Config struct {
 	HTTPTimeouts   HTTPTimeouts
 	// Console is how long an admin console sign-in lasts.
 	Console consolesession.Policy
+	// ShutdownGrace is how long requests in flight get to finish once
+	// the server is told to stop.
+	ShutdownGrace time.Duration
 }
 
 // DecisionLogs is how OPA decision-log uploads to POST /logs are bounded
@@ -96,7 +99,24 @@ func NewFlags(fs *pflag.FlagSet) *Flags {
 	f.add(fs, "IAM_DATA_DIR", "data-dir", "./data", "directory of the embedded SQLite database when IAM_DATABASE_URL is unset (created 0700)")
 	f.add(fs, "IAM_CLIENT_SECRET_PEPPER", "client-secret-pepper", "",
 		"key (>= 32 characters) of the HMAC that client secrets are stored as; the server and the iam service commands must agree; unset: generated and kept in the database")
+	f.add(fs, "IAM_LOG_FORMAT", "log-format", LogText, "format of the log lines on stderr: text (key=value) or json (one object per line)")
 	return f
+}
+
+// Log formats of IAM_LOG_FORMAT.
+const (
+	LogText = "text"
+	LogJSON = "json"
+)
+
+// LogFormat validates IAM_LOG_FORMAT: LogText or LogJSON.
+func (f *Flags) LogFormat() (string, error) {
+	switch v := f.value("IAM_LOG_FORMAT"); v {
+	case LogText, LogJSON:
+		return v, nil
+	default:
+		return "", fmt.Errorf("IAM_LOG_FORMAT %q is not text or json", v)
+	}
 }
 
 // AddServerFlags registers the settings of iam serve on fs.
@@ -129,6 +149,7 @@ func (f *Flags) AddServerFlags(fs *pflag.FlagSet) {
 	add("IAM_HTTP_READ_TIMEOUT", "http-read-timeout", "30s", "time a client has to send a whole request, a Go duration")
 	add("IAM_HTTP_WRITE_TIMEOUT", "http-write-timeout", "30s", "time the server has to write a response, a Go duration")
 	add("IAM_HTTP_IDLE_TIMEOUT", "http-idle-timeout", "120s", "time a kept-alive connection may sit idle, a Go duration")
+	add("IAM_SHUTDOWN_GRACE", "shutdown-grace", "10s", "on SIGTERM or SIGINT, time requests in flight get to finish before their connections are closed, a Go duration")
 }
 
 // AddRotationFlags registers the settings of iam keys rotate on fs.
@@ -227,6 +248,9 @@ func (f *Flags) Config() (Config, error) {
 		return Config{}, err
 	}
 	if c.HTTPTimeouts, err = f.httpTimeouts(); err != nil {
+		return Config{}, err
+	}
+	if err = f.positiveDurations(map[string]*time.Duration{"IAM_SHUTDOWN_GRACE": &c.ShutdownGrace}); err != nil {
 		return Config{}, err
 	}
 	if c.PublicURL == "" {

@@ -196,6 +196,6 @@ func (c *console) publish(r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
 	if err := c.SyncBundle(ctx); err != nil {
-		c.Log.Warn("policy bundle not refreshed after a console change; the next poll will", "path", r.URL.Path, "err", err)
+		c.Log.WarnContext(ctx, "policy bundle not refreshed after a console change; the next poll will", "path", r.URL.Path, "err", err)
 	}
 }

@@ -67,7 +67,7 @@ func (c *console) render(w http.ResponseWriter, r *http.Request, op *operator, s
 func (c *console) renderView(w http.ResponseWriter, r *http.Request, status int, page string, v view) {
 	var buf bytes.Buffer
 	if err := c.pages[page].ExecuteTemplate(&buf, "layout", v); err != nil {
-		c.Log.Error("console page failed to render", "page", page, "path", r.URL.Path, "err", err)
+		c.Log.ErrorContext(r.Context(), "console page failed to render", "page", page, "path", r.URL.Path, "err", err)
 		http.Error(w, "internal server error", http.StatusInternalServerError)
 		return
 	}
@@ -86,7 +86,7 @@ func (c *console) renderError(w http.ResponseWriter, r *http.Request, op *operat
 func (c *console) fail(w http.ResponseWriter, r *http.Request, op *operator, err error) {
 	p := problem.Of(err)
 	if !p.Known {
-		c.Log.Error("console request failed", "path", r.URL.Path, "err", err)
+		c.Log.ErrorContext(r.Context(), "console request failed", "path", r.URL.Path, "err", err)
 	}
 	if p.RetryAfter != "" {
 		w.Header().Set("Retry-After", p.RetryAfter)

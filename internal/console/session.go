@@ -42,7 +42,7 @@ func (o *operator) Can(permission string) bool {
 	d, err := o.c.Authorizer.Decide(o.r.Context(), o.access, permission)
 	ok := err == nil && d.Allow
 	if err != nil {
-		o.c.Log.Warn("console permission check failed", "permission", permission, "err", err)
+		o.c.Log.WarnContext(o.r.Context(), "console permission check failed", "permission", permission, "err", err)
 	}
 	o.allowed[permission] = ok
 	return ok

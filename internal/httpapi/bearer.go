@@ -80,7 +80,7 @@ func (a *api) syncBundle(c *gin.Context) {
 		defer cancel()
 		if err := a.SyncBundle(ctx); err != nil {
 			// The change is committed; the background poll publishes it.
-			a.Log.Warn("policy bundle not refreshed after a change; the next poll will", "path", c.FullPath(), "err", err)
+			a.Log.WarnContext(ctx, "policy bundle not refreshed after a change; the next poll will", "path", c.FullPath(), "err", err)
 		}
 	}
 	c.Writer = w

@@ -21,7 +21,7 @@ func writeError(c *gin.Context, status int, code, message string) {
 func (a *api) fail(c *gin.Context, err error) {
 	p := problem.Of(err)
 	if !p.Known {
-		a.Log.Error("request failed", "path", c.Request.URL.Path, "err", err)
+		a.Log.ErrorContext(c.Request.Context(), "request failed", "path", c.Request.URL.Path, "err", err)
 	}
 	if p.RetryAfter != "" {
 		c.Header("Retry-After", p.RetryAfter)

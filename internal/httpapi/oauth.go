@@ -244,7 +244,7 @@ func (a *api) oauthFail(c *gin.Context, err error) {
 		c.Header("Retry-After", p.RetryAfter)
 		writeOAuthError(c, p.Status, "temporarily_unavailable", p.Message)
 	default:
-		a.Log.Error("request failed", "path", c.Request.URL.Path, "err", err)
+		a.Log.ErrorContext(c.Request.Context(), "request failed", "path", c.Request.URL.Path, "err", err)
 		writeOAuthError(c, http.StatusInternalServerError, "server_error", "internal server error")
 	}
 }

@@ -39,7 +39,10 @@ type Deps struct {
 	Bundle    func() *bundle.Signed       // the policy bundle to serve now
 	IssuerID  string                      // the iss claim
 	PublicURL string                      // base URL of this server
-	Log       *slog.Logger
+	// Log gets one line per request; those logged with a request's
+	// context carry its request_id when its handler is requestid.Handler
+	// (app.NewLogger's is).
+	Log *slog.Logger
 	// Signin signs users and clients in and out: /auth/login, /auth/refresh,
 	// /auth/password, /auth/logout and /oauth/token's grants.
 	Signin   *signin.Service
@@ -132,18 +135,6 @@ func nameSpan(c *gin.Context) {
 	c.Next()
 }
 
-func (a *api) logRequests(c *gin.Context) {
-	start := time.Now()
-	c.Next()
-	a.Log.LogAttrs(c.Request.Context(), slog.LevelInfo, "request",
-		slog.String("method", c.Request.Method),
-		slog.String("path", c.Request.URL.Path),
-		slog.Int("status", c.Writer.Status()),
-		slog.Duration("latency", time.Since(start)),
-		slog.String("ip", clientIP(c)),
-	)
-}
-
 const clientIPKey = "gaia.client_ip"
 
 // resolveClientIP finds the client's address once per request.
@@ -178,7 +169,7 @@ func (a *api) securityHeaders(c *gin.Context) {
 func (a *api) recoverJSON(c *gin.Context) {
 	defer func() {
 		if v := recover(); v != nil {
-			a.Log.Error("panic serving request", "path", c.Request.URL.Path, "panic", v)
+			a.Log.ErrorContext(c.Request.Context(), "panic serving request", "path", c.Request.URL.Path, "panic", v)
 			writeError(c, http.StatusInternalServerError, "internal_error", "internal server error")
 		}
 	}()
@@ -198,7 +189,7 @@ func (a *api) readyz(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 	defer cancel()
 	if err := a.Ready(ctx); err != nil {
-		a.Log.Warn("readiness check failed", "err", err)
+		a.Log.WarnContext(ctx, "readiness check failed", "err", err)
 		writeError(c, http.StatusServiceUnavailable, "not_ready", "database is unreachable")
 		return
 	}

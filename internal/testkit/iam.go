@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -75,6 +76,13 @@ const EnvStore = "IAM_TEST_STORE"
 func NewIAM(t testing.TB) *IAM {
 	t.Helper()
 	return &IAM{t: t, DatabaseURL: StoreURL(t), KeyFile: SigningKeyFile(t)}
+}
+
+// NewPostgresIAM is NewIAM on a fresh PostgreSQL database whatever
+// IAM_TEST_STORE says, for a test of how the production store is run.
+func NewPostgresIAM(t testing.TB) *IAM {
+	t.Helper()
+	return &IAM{t: t, DatabaseURL: DatabaseURL(t), KeyFile: SigningKeyFile(t)}
 }
 
 // StoreURL returns the IAM_DATABASE_URL of a new, empty database on the
@@ -199,10 +207,14 @@ type Server struct {
 // signing key unless extra names another, and waits until it is ready. It
 // stops when the test ends, or earlier with Stop. The server binds the
 // port itself and the harness reads it from the "listening" log line, so
-// parallel tests cannot race for a port.
+// parallel tests cannot race for a port. It logs JSON (--log-format json),
+// which Logs holds, unless extra names another format.
 func (e *IAM) Serve(extra ...string) *Server {
 	e.t.Helper()
 	args := append([]string{"--database-url", e.DatabaseURL, "serve", "--http-addr", "127.0.0.1:0"}, extra...)
+	if !hasFlag(extra, "--log-format") {
+		args = append(args, "--log-format", "json")
+	}
 	if !hasFlag(extra, "--signing-key-file") {
 		args = append(args, "--signing-key-file", e.KeyFile)
 	}
@@ -248,16 +260,23 @@ func (e *IAM) Serve(extra ...string) *Server {
 	}
 }
 
-// listeningAddr finds the address in the server's "listening" log line.
+// listeningAddr finds the address in the server's "listening" log line,
+// a JSON or a text one.
 func listeningAddr(logs string) string {
 	for _, line := range strings.Split(logs, "\n") {
 		var rec struct{ Msg, Addr string }
 		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "listening" {
 			return rec.Addr
 		}
+		if m := textListening.FindStringSubmatch(line); m != nil {
+			return m[1]
+		}
 	}
 	return ""
 }
+
+// textListening is the "listening" line of slog's text format.
+var textListening = regexp.MustCompile(`\bmsg=listening addr=(\S+)`)
 
 // Stop shuts the server down gracefully and waits for it.
 func (s *Server) Stop() { s.stop() }
