@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/gaia-platform/iam/internal/requestid"
 )
@@ -20,12 +21,17 @@ func (a *api) logRequests(c *gin.Context) {
 	c.Header(requestid.Header, id)
 	c.Request = c.Request.WithContext(requestid.With(c.Request.Context(), id))
 	c.Next()
-	a.Log.LogAttrs(c.Request.Context(), slog.LevelInfo, "request",
+	attrs := []slog.Attr{
 		slog.String("method", c.Request.Method),
 		slog.String("route", c.FullPath()), // the route template: empty for no route
 		slog.String("path", c.Request.URL.Path),
 		slog.Int("status", c.Writer.Status()),
 		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 		slog.String("client_ip", clientIP(c)),
-	)
+	}
+	if sc := trace.SpanContextFromContext(c.Request.Context()); sc.IsValid() {
+		// With tracing on, the line leads to the request's trace.
+		attrs = append(attrs, slog.String("trace_id", sc.TraceID().String()))
+	}
+	a.Log.LogAttrs(c.Request.Context(), slog.LevelInfo, "request", attrs...)
 }
