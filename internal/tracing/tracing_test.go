@@ -125,6 +125,9 @@ func TestTracing_ALoginIsOneTraceUnderTheClientsTraceparent(t *testing.T) {
 	if !strings.HasPrefix(e.DatabaseURL, "sqlite") && names(spans)["db.query"] == 0 {
 		t.Error("no database spans")
 	}
+	if !strings.Contains(s.Logs.String(), `"route":"/auth/login"`) || !strings.Contains(s.Logs.String(), `"trace_id":"`+traceID+`"`) {
+		t.Errorf("the login's request line does not name its trace %s: %s", traceID, s.Logs.String())
+	}
 }
 
 func TestTracing_AnUnknownProtocolStopsServeWithOneLine(t *testing.T) {
