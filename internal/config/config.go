@@ -48,6 +48,12 @@ type Config struct {
 	HTTPTimeouts   HTTPTimeouts
 	// Console is how long an admin console sign-in lasts.
 	Console consolesession.Policy
+	// MetricsAddr is the listener of GET /metrics alone; empty: the
+	// public listener serves it.
+	MetricsAddr string
+	// AuditVerifyInterval is how often the audit chain is verified for
+	// gaia_audit_chain_ok.
+	AuditVerifyInterval time.Duration
 }
 
 // DecisionLogs is how OPA decision-log uploads to POST /logs are bounded
@@ -129,6 +135,8 @@ func (f *Flags) AddServerFlags(fs *pflag.FlagSet) {
 	add("IAM_HTTP_READ_TIMEOUT", "http-read-timeout", "30s", "time a client has to send a whole request, a Go duration")
 	add("IAM_HTTP_WRITE_TIMEOUT", "http-write-timeout", "30s", "time the server has to write a response, a Go duration")
 	add("IAM_HTTP_IDLE_TIMEOUT", "http-idle-timeout", "120s", "time a kept-alive connection may sit idle, a Go duration")
+	add("IAM_METRICS_ADDR", "metrics-addr", "", "address of a listener serving only GET /metrics (Prometheus); unset: the HTTP server serves it")
+	add("IAM_AUDIT_VERIFY_INTERVAL", "audit-verify-interval", "15m", "how often the server verifies the whole audit chain for the gaia_audit_chain_ok metric, a Go duration")
 }
 
 // AddRotationFlags registers the settings of iam keys rotate on fs.
@@ -191,6 +199,11 @@ func (f *Flags) Config() (Config, error) {
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		return Config{}, fmt.Errorf("IAM_HTTP_ADDR %q is not host:port", c.HTTPAddr)
 	}
+	if c.MetricsAddr = f.value("IAM_METRICS_ADDR"); c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			return Config{}, fmt.Errorf("IAM_METRICS_ADDR %q is not host:port", c.MetricsAddr)
+		}
+	}
 	if c.Issuer == "" {
 		return Config{}, errors.New("IAM_ISSUER must not be empty")
 	}
@@ -223,6 +236,7 @@ func (f *Flags) Config() (Config, error) {
 	}
 	if err = f.positiveDurations(map[string]*time.Duration{
 		"IAM_CONSOLE_IDLE_TIMEOUT": &c.Console.IdleTimeout, "IAM_CONSOLE_SESSION_LIFETIME": &c.Console.Lifetime,
+		"IAM_AUDIT_VERIFY_INTERVAL": &c.AuditVerifyInterval,
 	}); err != nil {
 		return Config{}, err
 	}
