@@ -26,6 +26,7 @@ import (
 	"github.com/gaia-platform/iam/internal/decisionlog"
 	"github.com/gaia-platform/iam/internal/httpapi"
 	"github.com/gaia-platform/iam/internal/identity"
+	"github.com/gaia-platform/iam/internal/metrics"
 	"github.com/gaia-platform/iam/internal/serviceaccount"
 	"github.com/gaia-platform/iam/internal/signin"
 	"github.com/gaia-platform/iam/internal/store"
@@ -110,15 +111,17 @@ func (a *App) Close() { a.Store.Close() }
 // It compiles the first policy bundle before it returns, and keeps the
 // bundle fresh in the background until ctx ends.
 func (a *App) Handler(ctx context.Context, cfg config.Config) (http.Handler, error) {
-	h, _, err := a.handler(ctx, cfg)
+	h, _, err := a.handler(ctx, cfg, metrics.New())
 	return h, err
 }
 
 // handler builds the HTTP API and starts what keeps it current: the
 // keyring following rotations and the bundle publisher following the
 // store, each on its own poll. The channels close once those have
-// stopped, after ctx ends.
-func (a *App) handler(ctx context.Context, cfg config.Config) (http.Handler, []<-chan struct{}, error) {
+// stopped, after ctx ends. m hears every service; the API serves it
+// unless cfg.MetricsAddr does.
+func (a *App) handler(ctx context.Context, cfg config.Config, m *metrics.Metrics) (http.Handler, []<-chan struct{}, error) {
+	a.watch(m)
 	keys, err := a.Keyring(ctx, cfg.SigningKeyFile)
 	if err != nil {
 		return nil, nil, err
@@ -128,7 +131,7 @@ func (a *App) handler(ctx context.Context, cfg config.Config) (http.Handler, []<
 	if err != nil {
 		return nil, nil, err
 	}
-	bundles, err := a.publishBundles(ctx, cfg, keys)
+	bundles, err := a.publishBundles(ctx, cfg, keys, m)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -141,13 +144,15 @@ func (a *App) handler(ctx context.Context, cfg config.Config) (http.Handler, []<
 	sessions := tokens.NewSessions(a.Store, tokens.SessionPolicy{
 		TTL: cfg.Sessions.RefreshTokenTTL, IdleTimeout: cfg.Sessions.IdleTimeout, ReuseGrace: cfg.Sessions.ReuseGrace,
 	}, a.Now)
+	sessions.Observe(m)
 	revoker := tokens.NewRevoker(a.Store, issuer.TTL(), a.Now)
 	signins := signin.NewService(signin.Deps{
 		Users: a.Users, Grants: a.RBAC, Clients: services, Throttle: a.Throttle(cfg.Throttle),
-		Sessions: sessions, Issuer: issuer, Verifier: verifier, Revoker: revoker,
+		Sessions: sessions, Issuer: issuer, Verifier: verifier, Revoker: revoker, Observer: m,
 	})
 	trail := audit.NewTrail(a.Store)
 	decisions := a.DecisionLogs(cfg.DecisionLogs)
+	decisions.Observe(m)
 	admin, err := console.New(console.Deps{
 		Users: a.Users, RBAC: a.RBAC, Services: services, Signin: signins, Sessions: sessions,
 		Console:    consolesession.NewService(a.Store, cfg.Console, a.Now),
@@ -187,6 +192,8 @@ func (a *App) handler(ctx context.Context, cfg config.Config) (http.Handler, []<
 		DecisionLogMaxBody: cfg.DecisionLogs.MaxBytes,
 		DecisionLogSubject: a.SubjectID,
 		Console:            admin,
+		Metrics:            publicMetrics(cfg, m),
+		Requests:           m,
 	}), []<-chan struct{}{keys.Follow(ctx, bundle.PollInterval, a.Log, bundles.Sync), bundles.Done()}, nil
 }
 
@@ -238,7 +245,7 @@ func (a *App) ServiceAccounts(ctx context.Context, pepper string) (*serviceaccou
 
 // publishBundles compiles the policy bundle, signed with the token signing
 // key, and starts keeping it fresh until ctx ends.
-func (a *App) publishBundles(ctx context.Context, cfg config.Config, keys *tokens.Keyring) (*bundle.Publisher, error) {
+func (a *App) publishBundles(ctx context.Context, cfg config.Config, keys *tokens.Keyring, m *metrics.Metrics) (*bundle.Publisher, error) {
 	mods, err := policies.Modules()
 	if err != nil {
 		return nil, err
@@ -248,6 +255,8 @@ func (a *App) publishBundles(ctx context.Context, cfg config.Config, keys *token
 		return nil, err
 	}
 	p := bundle.NewPublisher(a.Store, compiler, keys, a.Now, a.Log)
+	p.Observe(m)
+	m.WatchBundle(p.Current, a.Now)
 	return p, p.Start(ctx)
 }
 
@@ -301,16 +310,25 @@ func (a *App) Serve(ctx context.Context, cfg config.Config) error {
 		return fmt.Errorf("IAM_HTTP_ADDR: %w", err)
 	}
 	defer ln.Close()
+	metricsLn, err := listenMetrics(cfg)
+	if err != nil {
+		return err
+	}
+	if metricsLn != nil {
+		defer metricsLn.Close()
+	}
 	if cfg.PublicURL == "http://"+cfg.HTTPAddr {
 		// The default public URL names the port bound, also when the
 		// kernel picked it (IAM_HTTP_ADDR=127.0.0.1:0).
 		cfg.PublicURL = "http://" + ln.Addr().String()
 	}
-	h, background, err := a.handler(bg, cfg)
+	m := metrics.New()
+	h, background, err := a.handler(bg, cfg, m)
 	if err != nil {
 		return err
 	}
-	background = append(background, a.DecisionLogs(cfg.DecisionLogs).KeepPruning(bg, a.Log))
+	background = append(background, a.DecisionLogs(cfg.DecisionLogs).KeepPruning(bg, a.Log),
+		audit.KeepVerifying(bg, a.Store.AuditChain, cfg.AuditVerifyInterval, a.Log, m.AuditChainVerified))
 	defer func() {
 		stop()
 		for _, done := range background {
@@ -333,14 +351,18 @@ func (a *App) Serve(ctx context.Context, cfg config.Config) error {
 			"path", s.Path())
 	}
 	a.Log.Info("listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer)
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	stopMetrics := a.serveMetrics(metricsLn, m, t, errc)
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
-	return a.drain(srv, cfg.ShutdownGrace)
+	err = a.drain(srv, cfg.ShutdownGrace)
+	shutdown, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+	defer cancel()
+	return errors.Join(err, stopMetrics(shutdown))
 }
 
 // drain stops srv accepting and waits up to grace for the requests in

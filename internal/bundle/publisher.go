@@ -32,6 +32,7 @@ type Publisher struct {
 	log      *slog.Logger
 	poll     time.Duration
 	refresh  time.Duration
+	observer Observer
 
 	current atomic.Pointer[Signed]
 	done    chan struct{}
@@ -47,8 +48,25 @@ type Publisher struct {
 // keys in force recompiles.
 func NewPublisher(store Store, compiler *Compiler, keys *tokens.Keyring, now func() time.Time, log *slog.Logger) *Publisher {
 	return &Publisher{store: store, compiler: compiler, keys: keys, now: now, log: log,
-		poll: PollInterval, refresh: RefreshInterval, done: make(chan struct{})}
+		poll: PollInterval, refresh: RefreshInterval, done: make(chan struct{}), observer: noObserver{}}
 }
+
+// Observer is told of every compilation, so that operators can count and
+// time them (internal/metrics does). Its method must be cheap and must
+// not block.
+type Observer interface {
+	// BundleCompiled follows a compilation that took took; published
+	// says whether it produced a new revision, now served.
+	BundleCompiled(took time.Duration, published bool)
+}
+
+type noObserver struct{}
+
+func (noObserver) BundleCompiled(time.Duration, bool) {}
+
+// Observe has o told of every compilation from now on. Call it before
+// Start.
+func (p *Publisher) Observe(o Observer) { p.observer = o }
 
 // ErrUnavailable is returned where a bundle is needed and none has been
 // compiled yet.
@@ -154,12 +172,16 @@ func (p *Publisher) rebuild(ctx context.Context, c compiled) error {
 	if err != nil {
 		return err
 	}
-	if old := p.current.Load(); old == nil || old.Revision != signed.Revision {
+	took := time.Since(start)
+	old := p.current.Load()
+	published := old == nil || old.Revision != signed.Revision
+	if published {
 		signed.BuiltAt = p.now()
 		p.current.Store(signed)
 		p.log.Info("policy bundle compiled", "revision", signed.Revision, "version", src.Version, "kid", c.keys.Signing.ID,
-			"roles", len(src.Roles), "bytes", len(signed.Bytes), "took", time.Since(start))
+			"roles", len(src.Roles), "bytes", len(signed.Bytes), "took", took)
 	}
+	p.observer.BundleCompiled(took, published)
 	return nil
 }
 

@@ -51,6 +51,12 @@ type Config struct {
 	// ShutdownGrace is how long requests in flight get to finish once
 	// the server is told to stop.
 	ShutdownGrace time.Duration
+	// MetricsAddr is the listener of GET /metrics alone; empty: the
+	// public listener serves it.
+	MetricsAddr string
+	// AuditVerifyInterval is how often the audit chain is verified for
+	// gaia_audit_chain_ok.
+	AuditVerifyInterval time.Duration
 }
 
 // DecisionLogs is how OPA decision-log uploads to POST /logs are bounded
@@ -150,6 +156,8 @@ func (f *Flags) AddServerFlags(fs *pflag.FlagSet) {
 	add("IAM_HTTP_WRITE_TIMEOUT", "http-write-timeout", "30s", "time the server has to write a response, a Go duration")
 	add("IAM_HTTP_IDLE_TIMEOUT", "http-idle-timeout", "120s", "time a kept-alive connection may sit idle, a Go duration")
 	add("IAM_SHUTDOWN_GRACE", "shutdown-grace", "10s", "on SIGTERM or SIGINT, time requests in flight get to finish before their connections are closed, a Go duration")
+	add("IAM_METRICS_ADDR", "metrics-addr", "", "address of a listener serving only GET /metrics (Prometheus); unset: the HTTP server serves it")
+	add("IAM_AUDIT_VERIFY_INTERVAL", "audit-verify-interval", "15m", "how often the server verifies the whole audit chain for the gaia_audit_chain_ok metric, a Go duration")
 }
 
 // AddRotationFlags registers the settings of iam keys rotate on fs.
@@ -212,6 +220,11 @@ func (f *Flags) Config() (Config, error) {
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		return Config{}, fmt.Errorf("IAM_HTTP_ADDR %q is not host:port", c.HTTPAddr)
 	}
+	if c.MetricsAddr = f.value("IAM_METRICS_ADDR"); c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			return Config{}, fmt.Errorf("IAM_METRICS_ADDR %q is not host:port", c.MetricsAddr)
+		}
+	}
 	if c.Issuer == "" {
 		return Config{}, errors.New("IAM_ISSUER must not be empty")
 	}
@@ -244,6 +257,7 @@ func (f *Flags) Config() (Config, error) {
 	}
 	if err = f.positiveDurations(map[string]*time.Duration{
 		"IAM_CONSOLE_IDLE_TIMEOUT": &c.Console.IdleTimeout, "IAM_CONSOLE_SESSION_LIFETIME": &c.Console.Lifetime,
+		"IAM_AUDIT_VERIFY_INTERVAL": &c.AuditVerifyInterval,
 	}); err != nil {
 		return Config{}, err
 	}

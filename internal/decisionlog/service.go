@@ -22,15 +22,32 @@ type Config struct {
 
 // Service receives uploads, answers queries and deletes expired entries.
 type Service struct {
-	store Store
-	cfg   Config
-	now   func() time.Time
+	store    Store
+	cfg      Config
+	now      func() time.Time
+	observer Observer
 }
 
 // NewService returns a Service keeping entries in store.
 func NewService(store Store, cfg Config, now func() time.Time) *Service {
-	return &Service{store: store, cfg: cfg, now: now}
+	return &Service{store: store, cfg: cfg, now: now, observer: noObserver{}}
 }
+
+// Observer is told of the decisions received, so that operators can
+// count them (internal/metrics does). Its method must be cheap and must
+// not block.
+type Observer interface {
+	// DecisionsReceived follows an upload of n decisions, stored.
+	DecisionsReceived(n int)
+}
+
+type noObserver struct{}
+
+func (noObserver) DecisionsReceived(int) {}
+
+// Observe has o told of every upload from now on. Call it before the
+// Service is used.
+func (s *Service) Observe(o Observer) { s.observer = o }
 
 // Receipt says what became of one upload.
 type Receipt struct {
@@ -64,6 +81,7 @@ func (s *Service) Upload(ctx context.Context, client uuid.UUID, body io.Reader, 
 	if err != nil {
 		return Receipt{}, err
 	}
+	s.observer.DecisionsReceived(len(entries))
 	return Receipt{Received: len(entries), Stored: stored}, nil
 }
 

@@ -76,6 +76,19 @@ type Deps struct {
 	HSTS bool
 	// Console serves the admin console under /console/ (nil: none).
 	Console http.Handler
+	// Metrics serves GET /metrics (nil: 404, as when they are served on
+	// a listener of their own).
+	Metrics http.Handler
+	// Requests hears of every request served (nil: nobody does).
+	Requests RequestObserver
+}
+
+// RequestObserver is told of every request once it is answered, so that
+// operators can count and time them (internal/metrics does). route is
+// the route's template (/admin/v1/users/:id), "" when none matched; it
+// never hears a path, a query or a client. Its method must be cheap.
+type RequestObserver interface {
+	ObserveRequest(route, method string, status int, took time.Duration)
 }
 
 type api struct{ Deps }
@@ -92,6 +105,9 @@ func New(d Deps) http.Handler {
 	r.UseRawPath = true
 	r.HandleMethodNotAllowed = true
 	a := &api{d}
+	if d.Requests != nil {
+		r.Use(a.observeRequests)
+	}
 	r.Use(nameSpan, a.resolveClientIP, a.securityHeaders, a.logRequests, a.recoverJSON, a.limitBody, requireTextParams)
 	r.NoRoute(func(c *gin.Context) { writeError(c, http.StatusNotFound, "not_found", "no such endpoint") })
 	r.NoMethod(func(c *gin.Context) {
@@ -113,6 +129,7 @@ func New(d Deps) http.Handler {
 	r.GET("/readyz", a.readyz)
 	r.GET("/bundles/gaia.tar.gz", a.policyBundle)
 	r.GET("/openapi.json", serveOpenAPI)
+	r.GET("/metrics", a.metrics)
 	a.adminRoutes(r)
 	if d.Console != nil {
 		r.Any("/console/*path", gin.WrapH(d.Console))
@@ -133,6 +150,21 @@ func nameSpan(c *gin.Context) {
 		span.SetAttributes(attribute.String("http.route", c.FullPath()))
 	}
 	c.Next()
+}
+
+// observeRequests runs first, so that it times every other middleware too.
+func (a *api) observeRequests(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	a.Requests.ObserveRequest(c.FullPath(), c.Request.Method, c.Writer.Status(), time.Since(start))
+}
+
+func (a *api) metrics(c *gin.Context) {
+	if a.Metrics == nil {
+		writeError(c, http.StatusNotFound, "not_found", "no such endpoint")
+		return
+	}
+	a.Metrics.ServeHTTP(c.Writer, c.Request)
 }
 
 const clientIPKey = "gaia.client_ip"

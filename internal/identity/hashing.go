@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"sync/atomic"
 	"time"
 )
 
@@ -55,6 +56,22 @@ type hashGate struct {
 	admitted chan struct{}
 	running  chan struct{}
 	maxWait  time.Duration
+	shed     atomic.Uint64
+}
+
+// HashStats is the hashing gate as operators watch it.
+type HashStats struct {
+	InUse   int    // slots computing a hash now
+	Waiting int    // callers queued for a slot
+	Shed    uint64 // callers refused with ErrOverloaded since start
+}
+
+// HashStats reads the hashing gate now. The two lengths are read one
+// after the other, so under churn they may be a moment apart.
+func (s *Service) HashStats() HashStats {
+	g := s.hashing
+	inUse := len(g.running)
+	return HashStats{InUse: inUse, Waiting: max(len(g.admitted)-inUse, 0), Shed: g.shed.Load()}
 }
 
 func newHashGate(l HashLimits) *hashGate {
@@ -71,6 +88,7 @@ func (g *hashGate) do(ctx context.Context, fn func()) error {
 	select {
 	case g.admitted <- struct{}{}:
 	default:
+		g.shed.Add(1)
 		return ErrOverloaded
 	}
 	defer func() { <-g.admitted }()
@@ -79,6 +97,7 @@ func (g *hashGate) do(ctx context.Context, fn func()) error {
 	select {
 	case g.running <- struct{}{}:
 	case <-wait.C:
+		g.shed.Add(1)
 		return ErrOverloaded
 	case <-ctx.Done():
 		return ctx.Err()

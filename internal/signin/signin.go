@@ -32,13 +32,21 @@ type Deps struct {
 	Issuer   *tokens.Issuer
 	Verifier *tokens.Verifier
 	Revoker  *tokens.Revoker
+	// Observer hears every password check's and grant's outcome; nil:
+	// nobody does.
+	Observer Observer
 }
 
 // Service signs users and clients in and out.
 type Service struct{ d Deps }
 
 // NewService returns the sign-in service over d.
-func NewService(d Deps) *Service { return &Service{d: d} }
+func NewService(d Deps) *Service {
+	if d.Observer == nil {
+		d.Observer = nobody{}
+	}
+	return &Service{d: d}
+}
 
 // Tokens are what a sign-in or a refresh hands the client.
 type Tokens struct {
@@ -58,7 +66,8 @@ type Tokens struct {
 // wrong password, an unknown user and an inactive account are alike
 // identity.ErrInvalidCredentials, and count towards the next lock;
 // identity.ErrOverloaded sheds a login when hashing is at capacity.
-func (s *Service) SignIn(ctx context.Context, username, password, ip string) (Tokens, error) {
+func (s *Service) SignIn(ctx context.Context, username, password, ip string) (t Tokens, err error) {
+	defer func() { s.d.Observer.TokenGranted(GrantPassword, OutcomeOf(err)) }()
 	user, err := s.Authenticate(ctx, username, password, ip)
 	if err != nil {
 		return Tokens{}, err
@@ -80,6 +89,7 @@ func (s *Service) Authenticate(ctx context.Context, username, password, ip strin
 		user, err = s.d.Users.Authenticate(ctx, username, password, ip)
 		return err
 	})
+	s.d.Observer.PasswordChecked(OutcomeOf(err))
 	return user, err
 }
 
@@ -99,7 +109,8 @@ func (s *Service) Operator(ctx context.Context, id uuid.UUID) (Tokens, error) {
 // SignInClient is the client-credentials grant: a service account's
 // access token, with no session. serviceaccount.ErrInvalidClient refuses
 // an unknown, disabled or wrongly authenticated client.
-func (s *Service) SignInClient(ctx context.Context, clientID, secret, ip string) (Tokens, error) {
+func (s *Service) SignInClient(ctx context.Context, clientID, secret, ip string) (t Tokens, err error) {
+	defer func() { s.d.Observer.TokenGranted(GrantClientCredentials, OutcomeOf(err)) }()
 	acct, grants, err := s.d.Clients.Authenticate(ctx, clientID, secret, ip)
 	if err != nil {
 		return Tokens{}, err
@@ -114,7 +125,8 @@ func (s *Service) SignInClient(ctx context.Context, clientID, secret, ip string)
 // hold now. Every refusal is tokens.ErrInvalidGrant; a spent token
 // presented again (tokens.ErrRefreshReused) has revoked its session and
 // the user's access tokens.
-func (s *Service) Refresh(ctx context.Context, raw, ip string) (Tokens, error) {
+func (s *Service) Refresh(ctx context.Context, raw, ip string) (t Tokens, err error) {
+	defer func() { s.d.Observer.TokenGranted(GrantRefreshToken, OutcomeOf(err)) }()
 	next, session, err := s.d.Sessions.Rotate(ctx, raw, ip)
 	if err != nil {
 		return Tokens{}, err

@@ -43,5 +43,7 @@ type Database interface {
 	Ping(ctx context.Context) error
 	// Migrate brings the schema up to date, returning its version.
 	Migrate() (uint, error)
+	// ObserveAudit has o told of every append to the audit chain.
+	ObserveAudit(o audit.AppendObserver)
 	Close()
 }

@@ -66,15 +66,37 @@ type SessionPolicy struct {
 
 // Sessions issues, rotates and ends refresh families.
 type Sessions struct {
-	store  RefreshStore
-	policy SessionPolicy
-	now    func() time.Time
+	store    RefreshStore
+	policy   SessionPolicy
+	now      func() time.Time
+	observer RotationObserver
 }
+
+// RotationObserver is told of rotations and of reuse, so that operators
+// can count them (internal/metrics does). Its methods must be cheap and
+// must not block.
+type RotationObserver interface {
+	// RefreshRotated follows a refresh token spent for a new successor;
+	// a retry within the grace, which gets the same successor, is not one.
+	RefreshRotated()
+	// RefreshReuseDetected follows a spent token presented again, which
+	// revoked its family.
+	RefreshReuseDetected()
+}
+
+type noRotationObserver struct{}
+
+func (noRotationObserver) RefreshRotated()       {}
+func (noRotationObserver) RefreshReuseDetected() {}
 
 // NewSessions returns Sessions kept in store under policy.
 func NewSessions(store RefreshStore, policy SessionPolicy, now func() time.Time) *Sessions {
-	return &Sessions{store: store, policy: policy, now: now}
+	return &Sessions{store: store, policy: policy, now: now, observer: noRotationObserver{}}
 }
+
+// Observe has o told of every rotation from now on. Call it before the
+// Sessions are used.
+func (s *Sessions) Observe(o RotationObserver) { s.observer = o }
 
 // Start opens a new family for user and returns its first token.
 func (s *Sessions) Start(ctx context.Context, user uuid.UUID, ip string) (string, RefreshFamily, error) {
@@ -109,10 +131,15 @@ func (s *Sessions) Rotate(ctx context.Context, raw, ip string) (string, RefreshF
 		Presented: TokenHash(raw), Next: TokenHash(next), NextSealed: sealed, At: s.now().UTC(),
 		IdleTimeout: s.policy.IdleTimeout, ReuseGrace: s.policy.ReuseGrace, IP: ip,
 	})
+	if errors.Is(err, ErrRefreshReused) {
+		s.observer.RefreshReuseDetected()
+	}
 	if err != nil {
 		return "", RefreshFamily{}, err
 	}
-	if retried != nil {
+	if retried == nil {
+		s.observer.RefreshRotated()
+	} else {
 		if next, err = openSuccessor(raw, retried); err != nil {
 			return "", RefreshFamily{}, err
 		}

@@ -24,13 +24,17 @@ const auditChainLock int64 = 0x6761696161756474 // "gaiaaudt"
 // lock, the head and the id travel in one round trip: the statements of a
 // batch run in order, and under READ COMMITTED the head read sees every
 // row committed before the lock was granted.
-func insertAudit(ctx context.Context, tx pgx.Tx, ev audit.Event) error {
-	return appendAudit(ctx, tx, &pgx.Batch{}, ev)
+func insertAudit(ctx context.Context, obs *audit.Appends, tx pgx.Tx, ev audit.Event) error {
+	return appendAudit(ctx, obs, tx, &pgx.Batch{}, ev)
 }
 
 // appendAudit is insertAudit after the statements already queued in batch,
-// sent in the same round trip.
-func appendAudit(ctx context.Context, tx pgx.Tx, batch *pgx.Batch, ev audit.Event) error {
+// sent in the same round trip, timed for obs.
+func appendAudit(ctx context.Context, obs *audit.Appends, tx pgx.Tx, batch *pgx.Batch, ev audit.Event) error {
+	return obs.Timed(func() error { return sendAudit(ctx, tx, batch, ev) })
+}
+
+func sendAudit(ctx context.Context, tx pgx.Tx, batch *pgx.Batch, ev audit.Event) error {
 	var prev *string
 	var id int64
 	batch.Queue(`SELECT pg_advisory_xact_lock($1)`, auditChainLock)
@@ -172,3 +176,6 @@ func (s *Store) backfillAuditChain(ctx context.Context) error {
 		return err
 	})
 }
+
+// ObserveAudit has o told of every append to the audit chain from now on.
+func (s *Store) ObserveAudit(o audit.AppendObserver) { s.appends.Observe(o) }

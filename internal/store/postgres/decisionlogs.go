@@ -13,11 +13,14 @@ import (
 
 // DecisionLogTx runs fn in one transaction, committing if it returns nil.
 func (s *Store) DecisionLogTx(ctx context.Context, fn func(decisionlog.Tx) error) error {
-	return s.inTx(ctx, func(tx pgx.Tx) error { return fn(decisionLogTx{tx}) })
+	return s.inTx(ctx, func(tx pgx.Tx) error { return fn(decisionLogTx{tx, &s.appends}) })
 }
 
 // decisionLogTx is decisionlog.Tx on a pgx transaction.
-type decisionLogTx struct{ tx pgx.Tx }
+type decisionLogTx struct {
+	tx      pgx.Tx
+	appends *audit.Appends
+}
 
 // InsertEntries sends every insert in one batch, one round trip.
 func (t decisionLogTx) InsertEntries(ctx context.Context, entries []decisionlog.Entry) (int, error) {
@@ -54,7 +57,7 @@ func (t decisionLogTx) DeleteReceivedBefore(ctx context.Context, cutoff time.Tim
 }
 
 func (t decisionLogTx) Audit(ctx context.Context, ev audit.Event) error {
-	return insertAudit(ctx, t.tx, ev)
+	return insertAudit(ctx, t.appends, t.tx, ev)
 }
 
 // DecisionLogs returns the entries q selects, newest first.

@@ -25,7 +25,7 @@ func (s *Store) KeyTx(ctx context.Context, fn func(tokens.KeyTx) error) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(signingKeyLock)); err != nil {
 			return err
 		}
-		return fn(keyTx{tx})
+		return fn(keyTx{tx, &s.appends})
 	})
 }
 
@@ -39,7 +39,10 @@ func (s *Store) SigningKeys(ctx context.Context) ([]tokens.StoredKey, error) {
 }
 
 // keyTx is tokens.KeyTx on a pgx transaction.
-type keyTx struct{ tx pgx.Tx }
+type keyTx struct {
+	tx      pgx.Tx
+	appends *audit.Appends
+}
 
 func (t keyTx) NewestSigningKey(ctx context.Context) (tokens.StoredKey, bool, error) {
 	rows, err := t.tx.Query(ctx, `SELECT `+signingKeyColumns+` FROM signing_keys ORDER BY created_at DESC, kid LIMIT 1`)
@@ -83,7 +86,9 @@ func (t keyTx) DeleteRetiredSigningKeys(ctx context.Context, at time.Time) ([]to
 	return pgx.CollectRows(rows, scanSigningKey)
 }
 
-func (t keyTx) Audit(ctx context.Context, ev audit.Event) error { return insertAudit(ctx, t.tx, ev) }
+func (t keyTx) Audit(ctx context.Context, ev audit.Event) error {
+	return insertAudit(ctx, t.appends, t.tx, ev)
+}
 
 func scanSigningKey(row pgx.CollectableRow) (tokens.StoredKey, error) {
 	var k tokens.StoredKey

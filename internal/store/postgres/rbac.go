@@ -98,7 +98,7 @@ func (s *Store) change(ctx context.Context, ev audit.Event, fn func(pgx.Tx) (boo
 		if changed, err = fn(tx); err != nil || !changed {
 			return err
 		}
-		return insertAudit(ctx, tx, ev)
+		return insertAudit(ctx, &s.appends, tx, ev)
 	})
 	return changed, err
 }
@@ -107,11 +107,14 @@ func (s *Store) change(ctx context.Context, ev audit.Event, fn func(pgx.Tx) (boo
 // flows append their audit events last, so the chain's lock is the last
 // lock it takes, as in every other writer.
 func (s *Store) RBACTx(ctx context.Context, fn func(authz.Tx) error) error {
-	return s.inTx(ctx, func(tx pgx.Tx) error { return fn(rbacTx{tx}) })
+	return s.inTx(ctx, func(tx pgx.Tx) error { return fn(rbacTx{tx, &s.appends}) })
 }
 
 // rbacTx is authz.Tx on a pgx transaction.
-type rbacTx struct{ tx pgx.Tx }
+type rbacTx struct {
+	tx      pgx.Tx
+	appends *audit.Appends
+}
 
 func (t rbacTx) Permission(ctx context.Context, code string) (authz.Permission, error) {
 	p := authz.Permission{Code: code}
@@ -234,4 +237,6 @@ func (t rbacTx) EndConsoleSessions(ctx context.Context, id uuid.UUID) error {
 	return endConsoleSessions(ctx, t.tx, id)
 }
 
-func (t rbacTx) Audit(ctx context.Context, ev audit.Event) error { return insertAudit(ctx, t.tx, ev) }
+func (t rbacTx) Audit(ctx context.Context, ev audit.Event) error {
+	return insertAudit(ctx, t.appends, t.tx, ev)
+}

@@ -27,7 +27,7 @@ func scanServiceAccount(row pgx.Row, extra ...any) (serviceaccount.Account, erro
 // ServiceAccountTx runs fn in one transaction, committing if it returns
 // nil.
 func (s *Store) ServiceAccountTx(ctx context.Context, fn func(serviceaccount.AccountTx) error) error {
-	return s.inTx(ctx, func(tx pgx.Tx) error { return fn(accountTx{tx}) })
+	return s.inTx(ctx, func(tx pgx.Tx) error { return fn(accountTx{tx, &s.appends}) })
 }
 
 // ServiceAccountByName finds an account by name.
@@ -64,7 +64,10 @@ func (s *Store) ServiceAccountGrants(ctx context.Context, id uuid.UUID) (authz.G
 }
 
 // accountTx is serviceaccount.AccountTx on a pgx transaction.
-type accountTx struct{ tx pgx.Tx }
+type accountTx struct {
+	tx      pgx.Tx
+	appends *audit.Appends
+}
 
 func (t accountTx) InsertAccount(ctx context.Context, a serviceaccount.Account) error {
 	_, err := t.tx.Exec(ctx, `
@@ -104,7 +107,7 @@ func (t accountTx) RevokeSubject(ctx context.Context, id uuid.UUID, at time.Time
 }
 
 func (t accountTx) Audit(ctx context.Context, ev audit.Event) error {
-	return insertAudit(ctx, t.tx, ev)
+	return insertAudit(ctx, t.appends, t.tx, ev)
 }
 
 func (t accountTx) ServerSecret(ctx context.Context, name string) (string, bool, error) {

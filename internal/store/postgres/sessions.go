@@ -29,7 +29,7 @@ func scanFamily(row pgx.Row, extra ...any) (tokens.RefreshFamily, error) {
 // per token either way.
 func (s *Store) RefreshTx(ctx context.Context, fn func(tokens.RefreshTx) error) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error {
-		t := &refreshTx{tx: tx, held: &pgx.Batch{}}
+		t := &refreshTx{tx: tx, held: &pgx.Batch{}, appends: &s.appends}
 		if err := fn(t); err != nil {
 			return err
 		}
@@ -42,8 +42,9 @@ func (s *Store) RefreshTx(ctx context.Context, fn func(tokens.RefreshTx) error) 
 // with the audit event: a rotation's writes and its audit event are one
 // round trip.
 type refreshTx struct {
-	tx   pgx.Tx
-	held *pgx.Batch
+	tx      pgx.Tx
+	held    *pgx.Batch
+	appends *audit.Appends
 }
 
 // send sends the writes held back so far.
@@ -122,7 +123,7 @@ func (t *refreshTx) RevokeSubject(ctx context.Context, user uuid.UUID, at time.T
 }
 
 func (t *refreshTx) Audit(ctx context.Context, ev audit.Event) error {
-	return appendAudit(ctx, t.tx, t.take(), ev)
+	return appendAudit(ctx, t.appends, t.tx, t.take(), ev)
 }
 
 // RefreshFamilyByToken finds the family of a token, spent or not.

@@ -19,7 +19,8 @@ import (
 // Store is the PostgreSQL implementation of the identity, authz, tokens and
 // audit stores.
 type Store struct {
-	pool *pgxpool.Pool
+	pool    *pgxpool.Pool
+	appends audit.Appends // every append to the audit chain meets the observer here
 }
 
 // Open connects to the database at url and checks that it answers.
@@ -46,6 +47,9 @@ func (s *Store) Close() { s.pool.Close() }
 // Ping reports whether the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 
+// PoolStat is the connection pool's statistics now.
+func (s *Store) PoolStat() *pgxpool.Stat { return s.pool.Stat() }
+
 // inTx runs fn in a transaction, committing if it returns nil.
 func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, s.pool, fn)
@@ -62,7 +66,7 @@ func (s *Store) AppendAudit(ctx context.Context, ev audit.Event) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		b := &pgx.Batch{}
 		b.Queue(`SET LOCAL synchronous_commit = off`)
-		return appendAudit(ctx, tx, b, ev)
+		return appendAudit(ctx, &s.appends, tx, b, ev)
 	})
 }
 

@@ -61,11 +61,14 @@ func scanBlock(row pgx.Row) (*throttle.Block, error) {
 // subject may both decide to lock it: throttleTx.PutBlock's conditional
 // upsert lets one of them store the lock.
 func (s *Store) ThrottleTx(ctx context.Context, fn func(throttle.Tx) error) error {
-	return s.inTx(ctx, func(tx pgx.Tx) error { return fn(throttleTx{tx}) })
+	return s.inTx(ctx, func(tx pgx.Tx) error { return fn(throttleTx{tx, &s.appends}) })
 }
 
 // throttleTx is throttle.Tx on a pgx transaction.
-type throttleTx struct{ tx pgx.Tx }
+type throttleTx struct {
+	tx      pgx.Tx
+	appends *audit.Appends
+}
 
 func (t throttleTx) InsertFailure(ctx context.Context, f throttle.Failure) error {
 	_, err := t.tx.Exec(ctx, `INSERT INTO login_failures (user_key, ip, at) VALUES ($1, $2, $3)`, f.UserKey, f.IP, f.At)
@@ -115,5 +118,5 @@ func (t throttleTx) EndStreak(ctx context.Context, userKey string) error {
 }
 
 func (t throttleTx) Audit(ctx context.Context, ev audit.Event) error {
-	return insertAudit(ctx, t.tx, ev)
+	return insertAudit(ctx, t.appends, t.tx, ev)
 }

@@ -31,7 +31,7 @@ func scanUser(row pgx.Row) (identity.User, error) {
 
 // UserTx runs fn in one transaction, committing if it returns nil.
 func (s *Store) UserTx(ctx context.Context, fn func(identity.UserTx) error) error {
-	return s.inTx(ctx, func(tx pgx.Tx) error { return fn(userTx{tx}) })
+	return s.inTx(ctx, func(tx pgx.Tx) error { return fn(userTx{tx, &s.appends}) })
 }
 
 // insertUser inserts u, keyed by its normalised username.
@@ -94,12 +94,15 @@ func (s *Store) RecordLogin(ctx context.Context, id uuid.UUID, at time.Time, ev 
 			}
 			return nil
 		})
-		return appendAudit(ctx, tx, b, ev)
+		return appendAudit(ctx, &s.appends, tx, b, ev)
 	})
 }
 
 // userTx is identity.UserTx on a pgx transaction.
-type userTx struct{ tx pgx.Tx }
+type userTx struct {
+	tx      pgx.Tx
+	appends *audit.Appends
+}
 
 func (t userTx) InsertUser(ctx context.Context, u identity.User) error {
 	return insertUser(ctx, t.tx, u)
@@ -150,7 +153,7 @@ func (t userTx) EndConsoleSessions(ctx context.Context, id uuid.UUID) error {
 }
 
 func (t userTx) Audit(ctx context.Context, ev audit.Event) error {
-	return insertAudit(ctx, t.tx, ev)
+	return insertAudit(ctx, t.appends, t.tx, ev)
 }
 
 // removeUserRole unlinks a user from a role, reporting whether it had it.

@@ -15,8 +15,12 @@ import (
 // IMMEDIATE, holding the database's write lock from the start, so reading
 // the chain's head and appending after it cannot interleave with another
 // writer, in this process or another. The id is chosen here, as the hash
-// covers it: one above the head's.
-func insertAudit(ctx context.Context, tx *sql.Tx, ev audit.Event) error {
+// covers it: one above the head's. The append is timed for obs.
+func insertAudit(ctx context.Context, obs *audit.Appends, tx *sql.Tx, ev audit.Event) error {
+	return obs.Timed(func() error { return writeAudit(ctx, tx, ev) })
+}
+
+func writeAudit(ctx context.Context, tx *sql.Tx, ev audit.Event) error {
 	var headID int64
 	var prev sql.NullString
 	err := tx.QueryRowContext(ctx, `SELECT id, hash FROM audit_events ORDER BY id DESC LIMIT 1`).Scan(&headID, &prev)
@@ -136,3 +140,6 @@ func (s *Store) backfillAuditChain(ctx context.Context) error {
 		return err
 	})
 }
+
+// ObserveAudit has o told of every append to the audit chain from now on.
+func (s *Store) ObserveAudit(o audit.AppendObserver) { s.appends.Observe(o) }

@@ -13,11 +13,14 @@ import (
 // DecisionLogTx runs fn in one write transaction (BEGIN IMMEDIATE),
 // committing if it returns nil.
 func (s *Store) DecisionLogTx(ctx context.Context, fn func(decisionlog.Tx) error) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error { return fn(decisionLogTx{tx}) })
+	return s.inTx(ctx, func(tx *sql.Tx) error { return fn(decisionLogTx{tx, &s.appends}) })
 }
 
 // decisionLogTx is decisionlog.Tx on a write transaction.
-type decisionLogTx struct{ tx *sql.Tx }
+type decisionLogTx struct {
+	tx      *sql.Tx
+	appends *audit.Appends
+}
 
 // InsertEntries runs one prepared insert per entry.
 func (t decisionLogTx) InsertEntries(ctx context.Context, entries []decisionlog.Entry) (int, error) {
@@ -60,7 +63,7 @@ func (t decisionLogTx) DeleteReceivedBefore(ctx context.Context, cutoff time.Tim
 }
 
 func (t decisionLogTx) Audit(ctx context.Context, ev audit.Event) error {
-	return insertAudit(ctx, t.tx, ev)
+	return insertAudit(ctx, t.appends, t.tx, ev)
 }
 
 // DecisionLogs returns the entries q selects, newest first.

@@ -19,7 +19,7 @@ const signingKeyColumns = `kid, private_key_pem, created_at, activates_at, retir
 // file look for a first key one at a time and only the first generates
 // one. Rotations and prunes serialise the same way.
 func (s *Store) KeyTx(ctx context.Context, fn func(tokens.KeyTx) error) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error { return fn(keyTx{tx}) })
+	return s.inTx(ctx, func(tx *sql.Tx) error { return fn(keyTx{tx, &s.appends}) })
 }
 
 // SigningKeys returns every stored key, oldest activation first.
@@ -28,7 +28,10 @@ func (s *Store) SigningKeys(ctx context.Context) ([]tokens.StoredKey, error) {
 }
 
 // keyTx is tokens.KeyTx on a write transaction.
-type keyTx struct{ tx *sql.Tx }
+type keyTx struct {
+	tx      *sql.Tx
+	appends *audit.Appends
+}
 
 func (t keyTx) NewestSigningKey(ctx context.Context) (tokens.StoredKey, bool, error) {
 	k, err := scanSigningKey(t.tx.QueryRowContext(ctx, `SELECT `+signingKeyColumns+` FROM signing_keys ORDER BY created_at DESC, kid LIMIT 1`))
@@ -61,7 +64,7 @@ func (t keyTx) DeleteRetiredSigningKeys(ctx context.Context, at time.Time) ([]to
 }
 
 func (t keyTx) Audit(ctx context.Context, ev audit.Event) error {
-	return insertAudit(ctx, t.tx, ev)
+	return insertAudit(ctx, t.appends, t.tx, ev)
 }
 
 // signingKeys reads every key of a query's rows.

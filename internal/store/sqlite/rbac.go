@@ -128,7 +128,7 @@ func (s *Store) change(ctx context.Context, ev audit.Event, fn func(*sql.Tx) (bo
 		if changed, err = fn(tx); err != nil || !changed {
 			return err
 		}
-		return insertAudit(ctx, tx, ev)
+		return insertAudit(ctx, &s.appends, tx, ev)
 	})
 	return changed, err
 }
@@ -153,11 +153,14 @@ func mustExist(ctx context.Context, tx *sql.Tx, query, arg string, notFound erro
 // RBACTx runs fn in one write transaction (BEGIN IMMEDIATE), committing if
 // it returns nil.
 func (s *Store) RBACTx(ctx context.Context, fn func(authz.Tx) error) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error { return fn(rbacTx{tx}) })
+	return s.inTx(ctx, func(tx *sql.Tx) error { return fn(rbacTx{tx, &s.appends}) })
 }
 
 // rbacTx is authz.Tx on a write transaction.
-type rbacTx struct{ tx *sql.Tx }
+type rbacTx struct {
+	tx      *sql.Tx
+	appends *audit.Appends
+}
 
 func (t rbacTx) exec(ctx context.Context, query string, args ...any) error {
 	_, err := t.tx.ExecContext(ctx, query, args...)
@@ -277,4 +280,6 @@ func (t rbacTx) EndConsoleSessions(ctx context.Context, id uuid.UUID) error {
 	return endConsoleSessions(ctx, t.tx, id)
 }
 
-func (t rbacTx) Audit(ctx context.Context, ev audit.Event) error { return insertAudit(ctx, t.tx, ev) }
+func (t rbacTx) Audit(ctx context.Context, ev audit.Event) error {
+	return insertAudit(ctx, t.appends, t.tx, ev)
+}

@@ -24,7 +24,7 @@ func (s *Store) RevokeSubject(ctx context.Context, subject uuid.UUID, at time.Ti
 		if err := revokeSubject(ctx, tx, subject, at); err != nil {
 			return err
 		}
-		return insertAudit(ctx, tx, ev)
+		return insertAudit(ctx, &s.appends, tx, ev)
 	})
 }
 

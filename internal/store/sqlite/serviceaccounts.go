@@ -30,7 +30,7 @@ func scanServiceAccount(row scanner, extra ...any) (serviceaccount.Account, erro
 // ServiceAccountTx runs fn in one write transaction (BEGIN IMMEDIATE),
 // committing if it returns nil.
 func (s *Store) ServiceAccountTx(ctx context.Context, fn func(serviceaccount.AccountTx) error) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error { return fn(accountTx{tx}) })
+	return s.inTx(ctx, func(tx *sql.Tx) error { return fn(accountTx{tx, &s.appends}) })
 }
 
 // ServiceAccountByName finds an account by name.
@@ -75,7 +75,10 @@ func (s *Store) ServiceAccountGrants(ctx context.Context, id uuid.UUID) (authz.G
 // accountTx is serviceaccount.AccountTx on a write transaction. The
 // transaction holds the database's write lock from its start, so reading
 // an account is locking it.
-type accountTx struct{ tx *sql.Tx }
+type accountTx struct {
+	tx      *sql.Tx
+	appends *audit.Appends
+}
 
 func (t accountTx) InsertAccount(ctx context.Context, a serviceaccount.Account) error {
 	_, err := t.tx.ExecContext(ctx, `
@@ -115,7 +118,7 @@ func (t accountTx) RevokeSubject(ctx context.Context, id uuid.UUID, at time.Time
 }
 
 func (t accountTx) Audit(ctx context.Context, ev audit.Event) error {
-	return insertAudit(ctx, t.tx, ev)
+	return insertAudit(ctx, t.appends, t.tx, ev)
 }
 
 func (t accountTx) ServerSecret(ctx context.Context, name string) (string, bool, error) {

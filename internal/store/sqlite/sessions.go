@@ -28,11 +28,14 @@ func scanFamily(row scanner, extra ...any) (tokens.RefreshFamily, error) {
 // nil. Write transactions are IMMEDIATE, so rotations queue on the write
 // lock; the conditional spend guarantees one winner per token regardless.
 func (s *Store) RefreshTx(ctx context.Context, fn func(tokens.RefreshTx) error) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error { return fn(refreshTx{tx}) })
+	return s.inTx(ctx, func(tx *sql.Tx) error { return fn(refreshTx{tx, &s.appends}) })
 }
 
 // refreshTx is tokens.RefreshTx on a write transaction.
-type refreshTx struct{ tx *sql.Tx }
+type refreshTx struct {
+	tx      *sql.Tx
+	appends *audit.Appends
+}
 
 func (t refreshTx) exec(ctx context.Context, query string, args ...any) error {
 	_, err := t.tx.ExecContext(ctx, query, args...)
@@ -81,7 +84,7 @@ func (t refreshTx) RevokeSubject(ctx context.Context, user uuid.UUID, at time.Ti
 }
 
 func (t refreshTx) Audit(ctx context.Context, ev audit.Event) error {
-	return insertAudit(ctx, t.tx, ev)
+	return insertAudit(ctx, t.appends, t.tx, ev)
 }
 
 // RefreshFamilyByToken finds the family of a token, spent or not.

@@ -34,9 +34,10 @@ import (
 // half-way. Reads use a pool of their own and, in WAL mode, never wait for
 // a writer.
 type Store struct {
-	path  string
-	write *sql.DB
-	read  *sql.DB
+	path    string
+	write   *sql.DB
+	read    *sql.DB
+	appends audit.Appends // every append to the audit chain meets the observer here
 }
 
 // busyTimeoutMS is how long a statement waits for another connection's lock
@@ -174,7 +175,7 @@ func (s *Store) readTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 
 // AppendAudit records an event on its own.
 func (s *Store) AppendAudit(ctx context.Context, ev audit.Event) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error { return insertAudit(ctx, tx, ev) })
+	return s.inTx(ctx, func(tx *sql.Tx) error { return insertAudit(ctx, &s.appends, tx, ev) })
 }
 
 // AuditEvents returns the newest events first, at most limit of them,

@@ -63,11 +63,14 @@ func scanBlock(row scanner) (*throttle.Block, error) {
 // at a time; throttleTx.PutBlock keeps the PostgreSQL store's conditional
 // upsert regardless.
 func (s *Store) ThrottleTx(ctx context.Context, fn func(throttle.Tx) error) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error { return fn(throttleTx{tx}) })
+	return s.inTx(ctx, func(tx *sql.Tx) error { return fn(throttleTx{tx, &s.appends}) })
 }
 
 // throttleTx is throttle.Tx on a write transaction.
-type throttleTx struct{ tx *sql.Tx }
+type throttleTx struct {
+	tx      *sql.Tx
+	appends *audit.Appends
+}
 
 func (t throttleTx) InsertFailure(ctx context.Context, f throttle.Failure) error {
 	_, err := t.tx.ExecContext(ctx, `INSERT INTO login_failures (user_key, ip, at) VALUES (?, ?, ?)`, f.UserKey, f.IP, ts(f.At))
@@ -114,5 +117,5 @@ func (t throttleTx) EndStreak(ctx context.Context, userKey string) error {
 }
 
 func (t throttleTx) Audit(ctx context.Context, ev audit.Event) error {
-	return insertAudit(ctx, t.tx, ev)
+	return insertAudit(ctx, t.appends, t.tx, ev)
 }

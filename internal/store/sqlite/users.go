@@ -32,7 +32,7 @@ func scanUser(row scanner) (identity.User, error) {
 // UserTx runs fn in one write transaction (BEGIN IMMEDIATE), committing if
 // it returns nil.
 func (s *Store) UserTx(ctx context.Context, fn func(identity.UserTx) error) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error { return fn(userTx{tx}) })
+	return s.inTx(ctx, func(tx *sql.Tx) error { return fn(userTx{tx, &s.appends}) })
 }
 
 // insertUser inserts u, keyed by its normalised username.
@@ -86,10 +86,10 @@ func (s *Store) UserPage(ctx context.Context, q identity.UserQuery) ([]identity.
 // RecordLogin stores the time of a successful login.
 func (s *Store) RecordLogin(ctx context.Context, id uuid.UUID, at time.Time, ev audit.Event) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := (userTx{tx}).SetLastLogin(ctx, id, at); err != nil {
+		if err := (userTx{tx: tx}).SetLastLogin(ctx, id, at); err != nil {
 			return err
 		}
-		return insertAudit(ctx, tx, ev)
+		return insertAudit(ctx, &s.appends, tx, ev)
 	})
 }
 
@@ -117,7 +117,10 @@ func removeUserRole(ctx context.Context, tx *sql.Tx, user uuid.UUID, role string
 // userTx is identity.UserTx on a write transaction. The transaction
 // holds the database's write lock from its start, so reading a user is
 // locking it.
-type userTx struct{ tx *sql.Tx }
+type userTx struct {
+	tx      *sql.Tx
+	appends *audit.Appends
+}
 
 func (t userTx) InsertUser(ctx context.Context, u identity.User) error {
 	return insertUser(ctx, t.tx, u)
@@ -172,5 +175,5 @@ func (t userTx) EndConsoleSessions(ctx context.Context, id uuid.UUID) error {
 }
 
 func (t userTx) Audit(ctx context.Context, ev audit.Event) error {
-	return insertAudit(ctx, t.tx, ev)
+	return insertAudit(ctx, t.appends, t.tx, ev)
 }
