@@ -44,8 +44,8 @@ run-postgres:
 	IAM_DATABASE_URL='$(PG_DATABASE_URL)' $(GO) run ./cmd/iam serve
 
 # The Debian packages the tests need (curl, jq, Debian's Python 3 and the
-# Python client's dependencies, Chromium for the console's browser tests),
-# installed when missing.
+# Python client's dependencies, Chromium for the console's browser tests,
+# kubectl for rendering deploy/kubernetes), installed when missing.
 deps:
 	@scripts/test-deps
 
