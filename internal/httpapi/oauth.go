@@ -239,6 +239,9 @@ func (a *api) oauthFail(c *gin.Context, err error) {
 		writeOAuthError(c, p.Status, p.Code, p.Message)
 	case p.Code == "invalid_credentials", p.Code == "invalid_grant":
 		writeOAuthError(c, http.StatusBadRequest, "invalid_grant", p.Message)
+	case p.Code == "unavailable":
+		c.Header("Retry-After", p.RetryAfter)
+		writeOAuthError(c, p.Status, "temporarily_unavailable", p.Message)
 	case p.Code == "overloaded":
 		// RFC 6749 registers temporarily_unavailable for this condition.
 		c.Header("Retry-After", p.RetryAfter)

@@ -38,6 +38,10 @@ const ThrottledMessage = "too many failed logins; try again later"
 // milliseconds, so the queue turns over many times a second.
 const overloadRetryAfter = "1"
 
+// databaseRetryAfter is the Retry-After, in seconds, of a request that
+// found the database out of reach: a restart or a failover takes seconds.
+const databaseRetryAfter = "2"
+
 // Of is what err means to a client.
 func Of(err error) Problem {
 	var throttled *throttle.Throttled
@@ -69,6 +73,9 @@ func Of(err error) Problem {
 			Message: "the server is handling too many logins; retry after a second", RetryAfter: overloadRetryAfter, Known: true}
 	case errors.Is(err, bundle.ErrUnavailable):
 		return known(http.StatusServiceUnavailable, "not_ready", err.Error())
+	case databaseUnavailable(err):
+		return Problem{Status: http.StatusServiceUnavailable, Code: "unavailable",
+			Message: "the database is unavailable; retry shortly", RetryAfter: databaseRetryAfter, Known: true}
 	}
 	return Problem{Status: http.StatusInternalServerError, Code: "internal_error", Message: "internal server error"}
 }

@@ -85,6 +85,13 @@ func NewPostgresIAM(t testing.TB) *IAM {
 	return &IAM{t: t, DatabaseURL: DatabaseURL(t), KeyFile: SigningKeyFile(t)}
 }
 
+// NewIAMAt is NewIAM on the database at url, such as a StartPostgres
+// server's.
+func NewIAMAt(t testing.TB, url string) *IAM {
+	t.Helper()
+	return &IAM{t: t, DatabaseURL: url, KeyFile: SigningKeyFile(t)}
+}
+
 // StoreURL returns the IAM_DATABASE_URL of a new, empty database on the
 // store IAM_TEST_STORE chooses.
 func StoreURL(t testing.TB) string {

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -30,6 +31,12 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		return nil, errors.New("database URL is not a valid PostgreSQL URL")
 	}
 	cfg.ConnConfig.Tracer = queryTracer{}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		// A database that does not answer (a host gone, packets dropped)
+		// fails a request in seconds, as 503, rather than holding it
+		// until the HTTP write timeout; connect_timeout in the URL wins.
+		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to database: %w", err)
