@@ -1,8 +1,9 @@
 // Package testkit is the one home of shared test helpers: a fresh
 // PostgreSQL database per test (or, under IAM_TEST_STORE=sqlite, a fresh
-// SQLite file for NewIAM's end-to-end tests), a reusable signing key, the
-// iam command run in-process and the calls of its HTTP API that tests of
-// several packages make. Never import it from non-test code.
+// SQLite file for NewIAM's end-to-end tests), a PgBouncer in front of the
+// test server, a reusable signing key, the iam command run in-process and
+// the calls of its HTTP API that tests of several packages make. Never
+// import it from non-test code.
 package testkit
 
 import (
@@ -41,14 +42,7 @@ var (
 // fails, so CI cannot pass without a real database.
 func DatabaseURL(t testing.TB) string {
 	t.Helper()
-	serverOnce.Do(func() { serverURL, serverErr = server() })
-	if serverErr != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("no database for this test under CI=true: %v", serverErr)
-		}
-		announceSkip(serverErr)
-		t.Skipf("skipping database test: %v", serverErr)
-	}
+	serverURL := testServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	admin, err := pgx.Connect(ctx, serverURL)
@@ -78,6 +72,21 @@ func DatabaseURL(t testing.TB) string {
 	u, _ := url.Parse(serverURL)
 	u.Path = "/" + name
 	return u.String()
+}
+
+// testServer returns the URL of the test server's postgres database,
+// skipping or failing t as DatabaseURL says when there is none.
+func testServer(t testing.TB) string {
+	t.Helper()
+	serverOnce.Do(func() { serverURL, serverErr = server() })
+	if serverErr != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("no database for this test under CI=true: %v", serverErr)
+		}
+		announceSkip(serverErr)
+		t.Skipf("skipping database test: %v", serverErr)
+	}
+	return serverURL
 }
 
 func server() (string, error) {

@@ -50,7 +50,7 @@ func sendAudit(ctx context.Context, tx pgx.Tx, batch *pgx.Batch, ev audit.Event)
 	_, err = tx.Exec(ctx, `
 		INSERT INTO audit_events (id, occurred_at, actor, action, target, ip, details, prev_hash, hash)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		l.ID, l.At, l.Actor, l.Action, l.Target, l.IP, raw, l.PrevHash, l.Hash)
+		l.ID, l.At, l.Actor, l.Action, l.Target, l.IP, jsonArg(raw), l.PrevHash, l.Hash)
 	if err != nil {
 		return fmt.Errorf("record audit event: %w", err)
 	}
@@ -65,6 +65,12 @@ func lockAuditChain(ctx context.Context, tx pgx.Tx) error {
 	}
 	return nil
 }
+
+// jsonArg is JSON as the argument of a jsonb parameter. It goes as text:
+// in the query modes that learn no parameter types from the server (exec,
+// simple_protocol, which a transaction-pooling PgBouncer may call for, see
+// docs/storage.md) pgx sends a []byte as bytea, which jsonb refuses.
+func jsonArg(raw []byte) string { return string(raw) }
 
 func deref(s *string) string {
 	if s == nil {

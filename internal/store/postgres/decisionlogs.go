@@ -35,8 +35,8 @@ func (t decisionLogTx) InsertEntries(ctx context.Context, entries []decisionlog.
 				subject, token_id, revision, labels, input, result, error, requested_by)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 			ON CONFLICT (client_id, decision_id) DO NOTHING`,
-			e.ClientID, e.DecisionID, e.Path, e.DecidedAt, e.ReceivedAt, e.Allowed, reasons,
-			e.Subject, e.TokenID, e.Revision, labels, decisionlog.NullableJSON(e.Input), decisionlog.NullableJSON(e.Result), decisionlog.NullableJSON(e.Error), e.RequestedBy)
+			e.ClientID, e.DecisionID, e.Path, e.DecidedAt, e.ReceivedAt, e.Allowed, jsonArg(reasons),
+			e.Subject, e.TokenID, e.Revision, jsonArg(labels), decisionlog.NullableJSON(e.Input), decisionlog.NullableJSON(e.Result), decisionlog.NullableJSON(e.Error), e.RequestedBy)
 	}
 	results := t.tx.SendBatch(ctx, b)
 	stored := 0

@@ -111,8 +111,10 @@ func unwrapConnect(err error) error {
 }
 
 const (
-	uniqueViolation     = "23505"
-	foreignKeyViolation = "23503"
+	uniqueViolation            = "23505"
+	foreignKeyViolation        = "23503"
+	duplicatePreparedStatement = "42P05"
+	undefinedPreparedStatement = "26000"
 )
 
 func pgCode(err error) (code, constraint string) {
