@@ -1,11 +1,7 @@
 package httpapi_test
 
 import (
-	"bytes"
-	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"runtime"
 	"slices"
 	"strconv"
@@ -31,28 +27,9 @@ func BenchmarkThroughput_ClientCredentialsReplicas(b *testing.B) {
 			}
 			l.workers *= replicas
 			l.client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: l.workers}}
-			form := url.Values{"grant_type": {"client_credentials"}}.Encode()
 			var next atomic.Int64
 			db := l.databaseCPU(b)
-			n, elapsed := l.drive(b, func(int) error {
-				target := urls[int(next.Add(1))%len(urls)]
-				req, err := http.NewRequest(http.MethodPost, target+"/oauth/token", bytes.NewBufferString(form))
-				if err != nil {
-					return err
-				}
-				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-				req.SetBasicAuth(url.QueryEscape(l.clientID), url.QueryEscape(l.clientSecret))
-				resp, err := l.client.Do(req)
-				if err != nil {
-					return err
-				}
-				defer resp.Body.Close()
-				body, err := io.ReadAll(resp.Body)
-				if err == nil && resp.StatusCode != http.StatusOK {
-					err = fmt.Errorf("client_credentials grant: %d %s", resp.StatusCode, body)
-				}
-				return err
-			})
+			n, elapsed := l.drive(b, func(int) error { return l.clientCredentials(urls[int(next.Add(1))%len(urls)]) })
 			db = l.databaseCPU(b) - db
 			b.ReportMetric(float64(n)/elapsed.Seconds(), "grants/s")
 			b.ReportMetric(float64(db.Microseconds())/1000/float64(n), "db-cpu-ms/grant")

@@ -249,26 +249,32 @@ func backendCPU(pid int32) time.Duration {
 // RS256 signing rate.
 func BenchmarkThroughput_ClientCredentials(b *testing.B) {
 	l := newLoadTarget(b)
-	form := url.Values{"grant_type": {"client_credentials"}}.Encode()
 	signing := func() rate { return rawSigningRate(l.key) }
 	l.measure(b, "grants", keycloakClientCredentialsPerVCPU, "rs256-signs", signing, func(int) error {
-		req, err := http.NewRequest(http.MethodPost, l.srv.URL+"/oauth/token", bytes.NewBufferString(form))
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.SetBasicAuth(url.QueryEscape(l.clientID), url.QueryEscape(l.clientSecret))
-		resp, err := l.client.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		if err == nil && resp.StatusCode != http.StatusOK {
-			err = fmt.Errorf("client_credentials grant: %d %s", resp.StatusCode, body)
-		}
-		return err
+		return l.clientCredentials(l.srv.URL)
 	})
+}
+
+// clientCredentials is one client-credentials grant at the server at base,
+// with HTTP Basic.
+func (l *loadTarget) clientCredentials(base string) error {
+	form := url.Values{"grant_type": {"client_credentials"}}.Encode()
+	req, err := http.NewRequest(http.MethodPost, base+"/oauth/token", bytes.NewBufferString(form))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(url.QueryEscape(l.clientID), url.QueryEscape(l.clientSecret))
+	resp, err := l.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err == nil && resp.StatusCode != http.StatusOK {
+		err = fmt.Errorf("client_credentials grant: %d %s", resp.StatusCode, body)
+	}
+	return err
 }
 
 // BenchmarkThroughput_Refresh: POST /auth/refresh, each worker presenting
